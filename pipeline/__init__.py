@@ -1,0 +1,3 @@
+"""newspipe: an Arabic-first news-processing pipeline on Apache Beam."""
+
+__version__ = "0.1.0"

@@ -78,8 +78,8 @@ def fold_letters(text: str) -> str:
 
 
 def match_form(text: str) -> str:
-    """Matching form: harakat dropped, letter variants folded, lower-cased."""
-    return fold_letters(HARAKAT.sub("", text)).lower()
+    """Matching form: harakat, tatweel and invisible controls dropped, letters folded, lower-cased."""
+    return fold_letters(HARAKAT.sub("", text.translate(_INVISIBLE))).lower()
 
 
 def match_form_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -87,7 +87,7 @@ def match_form_with_offsets(text: str) -> tuple[str, list[int]]:
 
     Scanners search the match form and map hits back to spans of the original text with it.
     """
-    kept = [i for i, ch in enumerate(text) if not HARAKAT.match(ch)]
+    kept = [i for i, ch in enumerate(text) if not HARAKAT.match(ch) and ord(ch) not in _INVISIBLE]
     folded = fold_letters("".join(text[i] for i in kept)).lower()
     # lower() can change length only for a few non-Arabic characters (e.g. 'İ'); keep alignment.
     if len(folded) != len(kept):

@@ -1,0 +1,140 @@
+"""The `newspipe` command line (also `python -m pipeline`).
+
+Errors a user can fix (missing input, bad config, unreachable or refusing object store) print one
+line naming what and how to fix it, and exit with code 2; `-v` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import __version__
+
+app = typer.Typer(
+    name="newspipe",
+    help="Arabic-first news pipeline on Apache Beam: read, split, clean, enrich and store articles.",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode="rich",
+)
+eval_app = typer.Typer(help="Measure extraction and enrichment quality; each prints one JSON object.")
+app.add_typer(eval_app, name="eval")
+
+err = Console(stderr=True)
+out = Console()
+_verbose = 0
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    global _verbose
+    _verbose = verbose
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        for noisy in ("apache_beam", "urllib3", "trafilatura", "htmldate"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _fail(message: str) -> "typer.Exit":
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _user_errors():  # type: ignore[no-untyped-def]
+    from pipeline.config import ConfigError
+    from pipeline.io.sources import InputError
+    from pipeline.io.storage import StorageError
+
+    return (ConfigError, InputError, StorageError)
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        out.print(f"newspipe {__version__}")
+        raise typer.Exit()
+
+
+@app.command(context_settings=PASS_THROUGH)
+def run(
+    ctx: typer.Context,
+    input: List[str] = typer.Option(..., "--input", "-i", help="File, folder, glob or s3:// URI (repeatable)."),
+    output: str = typer.Option(..., "--output", "-o", help="Local folder or s3://bucket/prefix."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see config/default.yaml)."),
+    format: Optional[str] = typer.Option(None, "--format", help="parquet (default) or jsonl."),
+    json_summary: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-vv for Beam's)."),
+) -> None:
+    """Run the batch pipeline over files.
+
+    Examples:
+
+      newspipe run --input 'seeds/*' --output ./out
+
+      newspipe run -i 'data/**/*.jsonl.gz' -o s3://news/archive --config config/minio.yaml
+
+      newspipe run -i 'seeds/*' -o ./out --direct_num_workers=2 --direct_running_mode=multi_processing
+
+    Unknown --flags pass through to Beam (--runner, --flink_master, ...).
+    """
+    _setup_logging(verbose, quiet)
+    from pipeline.config import load_config
+    from pipeline.run import run_batch
+
+    try:
+        cfg = load_config(config)
+        if format:
+            if format not in ("parquet", "jsonl"):
+                raise _fail(f"--format {format!r}: use parquet or jsonl")
+            cfg = cfg.replace(output=dataclasses.replace(cfg.output, format=format))
+        summary = run_batch(input, output, cfg, ctx.args)
+    except _user_errors() as exc:
+        if _verbose:
+            err.print_exception()
+        raise _fail(str(exc)) from None
+    if json_summary:
+        out.print_json(json.dumps(summary.as_dict(), default=str))
+    elif not quiet:
+        _print_summary(summary)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"newspipe run {summary.run_id}", show_header=False)
+    table.add_row("input files", str(summary.inputs))
+    table.add_row("articles written", str(summary.articles))
+    if summary.already_present:
+        table.add_row("already in output", str(summary.already_present))
+    table.add_row("dead letters", str(summary.dead_letters))
+    for reason, n in sorted(summary.dead_letters_by_reason.items()):
+        table.add_row(f"  {reason}", str(n))
+    table.add_row("seconds", f"{summary.seconds:.1f}")
+    table.add_row("output", summary.output)
+    table.add_row("manifest", summary.manifest_uri)
+    err.print(table)
+    err.print(
+        f"{summary.articles} articles written, {summary.dead_letters} dead letters "
+        f"({summary.inputs} files) → {summary.output}",
+        highlight=False,
+    )
+
+
+def entrypoint() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,172 @@
+"""Typed, frozen, strict configuration loaded from YAML.
+
+Defaults live in the dataclasses below (config/default.yaml restates them for users). A file
+only needs the keys it changes. Unknown or mistyped keys are a `ConfigError` naming the key and the
+file. Secrets never live here: S3 credentials come from the standard AWS_* environment variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+RUNNERS = ("direct", "prism", "flink")
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user can fix; the message is one line naming file and key."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_decompressed_bytes: int = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    format: Literal["parquet", "jsonl"] = "parquet"
+    max_rows_per_file: int = 50_000
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    min_confidence: float = 0.5
+
+
+@dataclass(frozen=True)
+class EnrichConfig:
+    entities: bool = True
+    ner_model: bool = True
+    topics: bool = True
+    topic_threshold: float = 0.35
+    stories: bool = True
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    endpoint: str = ""
+    region: str = ""
+    retries: int = 5
+    backoff_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class Config:
+    runner: Literal["direct", "prism", "flink"] = "direct"
+    input: InputConfig = field(default_factory=InputConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    beam: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        allowed = typing.get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return value
+    if origin in (dict,) or annotation is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: '{prefix or 'top level'}' must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f" (known: {', '.join(names)})"
+            raise ConfigError(f"{source}: unknown key '{where}'{hint}")
+        annotation = hints[key]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[key] = _build(annotation, value or {}, source, f"{where}.")
+        else:
+            kwargs[key] = _check_type(value, annotation, f"{source}: '{where}'")
+    return cls(**kwargs)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load `path` (or return defaults when None). Raises ConfigError with a one-line message."""
+    if path is None:
+        return Config()
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found; pass an existing file to --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{at}; fix the syntax") from None
+    return _build(Config, data or {}, source, "")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Resolved object-store connection settings. `secret_key` is never printed (repr hides it)."""
+
+    endpoint: str
+    region: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    retries: int = 5
+    backoff_seconds: float = 0.5
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        return f"S3Settings(endpoint={self.endpoint!r}, region={self.region!r}, access_key='***')"
+
+
+def s3_settings(cfg: Config, environ: typing.Mapping[str, str] | None = None) -> S3Settings:
+    env = os.environ if environ is None else environ
+    return S3Settings(
+        endpoint=cfg.storage.endpoint or env.get("AWS_ENDPOINT_URL", "") or env.get("AWS_ENDPOINT_URL_S3", ""),
+        region=cfg.storage.region or env.get("AWS_REGION", "") or env.get("AWS_DEFAULT_REGION", "") or "us-east-1",
+        access_key=env.get("AWS_ACCESS_KEY_ID", ""),
+        secret_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        retries=cfg.storage.retries,
+        backoff_seconds=cfg.storage.backoff_seconds,
+    )

@@ -1,0 +1,203 @@
+"""Sinks: partitioned Parquet/JSONL for articles, JSONL for dead letters, the run manifest.
+
+Layout (the output contract, see README):
+  <output>/articles/dt=YYYY-MM-DD/lang=<code>/part-<run_id>-<shard>.parquet|.jsonl
+  <output>/dead_letters/dt=YYYY-MM-DD/part-<run_id>-<shard>.jsonl
+  <output>/_runs/<run_id>/manifest.json
+Each file is written whole and atomically (pipeline/io/storage.py). Before writing, rows whose id
+already sits in the same partition from an earlier run are left out, so running the same input to
+the same output again leaves the same rows: ids are stable and an article's partition is a function
+of its content.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.metrics import Metrics
+
+from pipeline.config import Config, S3Settings
+from pipeline.io import schema
+from pipeline.io.storage import Storage, is_s3, join, split_s3
+from pipeline.lib.ids import short_hash
+from pipeline.protos.article_pb2 import Article
+from pipeline.protos.dead_letter_pb2 import DeadLetter
+from pipeline.transforms.base import METRICS_NAMESPACE
+
+_LANG = re.compile(r"^[a-z]{2,3}$")
+
+
+def partition_date(a: Article) -> str:
+    """dt partition: published date (UTC); else the source's modification date; else ingest date.
+
+    The source date (not the run date) keeps undated articles in the same partition when the same
+    input is processed again on another day.
+    """
+    for name in ("published_at", "source_modified_at", "ingested_at"):
+        if a.HasField(name):
+            return getattr(a, name).ToDatetime(tzinfo=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+
+
+def partition_language(code: str) -> str:
+    """Sanitised lang partition value: an ISO 639 code or 'und' (nothing path-like gets through)."""
+    return code if _LANG.match(code or "") else "und"
+
+
+def article_partition(a: Article) -> str:
+    return f"dt={partition_date(a)}/lang={partition_language(a.language)}"
+
+
+def _s3_filesystem(settings: S3Settings):  # type: ignore[no-untyped-def]
+    from pyarrow import fs
+
+    endpoint = settings.endpoint
+    scheme = "https"
+    if "://" in endpoint:
+        scheme, endpoint = endpoint.split("://", 1)
+    return fs.S3FileSystem(
+        access_key=settings.access_key, secret_key=settings.secret_key, region=settings.region,
+        endpoint_override=endpoint or None, scheme=scheme,
+    )
+
+
+def read_parquet_columns(uri: str, columns: list[str] | None, settings: S3Settings | None) -> pa.Table:
+    """Read some columns of one Parquet file (footer + column chunks only, also on S3)."""
+    if is_s3(uri):
+        assert settings is not None
+        bucket, key = split_s3(uri)
+        return pq.read_table(f"{bucket}/{key}", columns=columns, filesystem=_s3_filesystem(settings))
+    return pq.read_table(uri, columns=columns)
+
+
+class _WriteArticlesFn(beam.DoFn):
+    def __init__(self, output: str, run_id: str, fmt: str, settings: S3Settings | None) -> None:
+        self.output = output
+        self.run_id = run_id
+        self.fmt = fmt
+        self.settings = settings
+        self._rows = Metrics.counter(METRICS_NAMESPACE, "sink.rows")
+        self._skipped = Metrics.counter(METRICS_NAMESPACE, "sink.already_present")
+        self._files = Metrics.counter(METRICS_NAMESPACE, "sink.files")
+
+    def setup(self) -> None:
+        self.storage = Storage.for_uri(self.output, self.settings)
+        self._known: dict[str, set[str]] = {}
+
+    def _existing_ids(self, partition: str) -> set[str]:
+        """Ids already committed to this partition by earlier runs (cached per worker)."""
+        if partition not in self._known:
+            ids: set[str] = set()
+            prefix = join(self.output, "articles", partition)
+            for info in self.storage.list(join(prefix, "part-*")):
+                if f"part-{self.run_id}-" in info.uri:
+                    continue
+                if info.uri.endswith(".parquet"):
+                    table = read_parquet_columns(info.uri, ["id"], self.settings)
+                    ids.update(table.column("id").to_pylist())
+                elif info.uri.endswith(".jsonl"):
+                    for line in self.storage.read_bytes(info.uri).decode("utf-8").splitlines():
+                        if line.strip():
+                            ids.add(json.loads(line)["id"])
+            self._known[partition] = ids
+        return self._known[partition]
+
+    def process(self, batch: tuple[str, Iterable[Article]]) -> Iterator[dict[str, Any]]:
+        partition, batch_articles = batch
+        articles = list(batch_articles)
+        existing = self._existing_ids(partition)
+        fresh = sorted((a for a in articles if a.id not in existing), key=lambda a: a.id)
+        self._skipped.inc(len(articles) - len(fresh))
+        if not fresh:
+            return
+        shard = short_hash(*(a.id for a in fresh))
+        name = f"part-{self.run_id}-{shard}.{self.fmt}"
+        uri = join(self.output, "articles", partition, name)
+        if self.fmt == "parquet":
+            sink = io.BytesIO()
+            table = schema.articles_table(fresh)
+            pq.write_table(table, sink, compression="zstd", row_group_size=10_000)
+            data = sink.getvalue()
+        else:
+            data = "".join(
+                json.dumps(schema.json_ready(schema.article_row(a)), ensure_ascii=False) + "\n" for a in fresh
+            ).encode("utf-8")
+        self.storage.write_bytes(uri, data)
+        self._rows.inc(len(fresh))
+        self._files.inc()
+        yield {"uri": uri, "rows": len(fresh), "partition": partition}
+
+
+class _WriteDeadLettersFn(beam.DoFn):
+    def __init__(self, output: str, run_id: str, settings: S3Settings | None) -> None:
+        self.output = output
+        self.run_id = run_id
+        self.settings = settings
+        self._rows = Metrics.counter(METRICS_NAMESPACE, "sink.dead_letter_rows")
+
+    def setup(self) -> None:
+        self.storage = Storage.for_uri(self.output, self.settings)
+
+    def process(self, batch: tuple[str, Iterable[DeadLetter]]) -> Iterator[dict[str, Any]]:
+        dt, letters = batch
+        rows = sorted(
+            (schema.json_ready(schema.dead_letter_row(d)) for d in letters),
+            key=lambda r: (r["source_uri"], r["line"], r["stage"], r["reason"]),
+        )
+        shard = short_hash(*(f"{r['source_uri']}:{r['line']}:{r['stage']}" for r in rows))
+        uri = join(self.output, "dead_letters", dt, f"part-{self.run_id}-{shard}.jsonl")
+        self.storage.write_bytes(
+            uri, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+        )
+        self._rows.inc(len(rows))
+        yield {"uri": uri, "rows": len(rows), "partition": dt}
+
+
+class WriteArticles(beam.PTransform):
+    def __init__(self, output: str, run_id: str, cfg: Config, settings: S3Settings | None) -> None:
+        super().__init__()
+        self.output, self.run_id, self.cfg, self.settings = output, run_id, cfg, settings
+
+    def expand(self, articles):  # type: ignore[no-untyped-def]
+        return (
+            articles
+            | "KeyByPartition" >> beam.Map(lambda a: (article_partition(a), a))
+            | "BatchPerFile" >> beam.GroupIntoBatches(self.cfg.output.max_rows_per_file)
+            | "WriteArticleFiles"
+            >> beam.ParDo(_WriteArticlesFn(self.output, self.run_id, self.cfg.output.format, self.settings))
+        )
+
+
+class WriteDeadLetters(beam.PTransform):
+    def __init__(self, output: str, run_id: str, settings: S3Settings | None, batch_size: int = 50_000) -> None:
+        super().__init__()
+        self.output, self.run_id, self.settings, self.batch_size = output, run_id, settings, batch_size
+
+    def _stamp(self, letter: DeadLetter) -> tuple[str, DeadLetter]:
+        out = DeadLetter()
+        out.CopyFrom(letter)
+        out.run_id = self.run_id
+        return "dt=" + letter.failed_at.ToDatetime().strftime("%Y-%m-%d"), out
+
+    def expand(self, letters):  # type: ignore[no-untyped-def]
+        return (
+            letters
+            | "KeyByDay" >> beam.Map(self._stamp)
+            | "BatchPerFile" >> beam.GroupIntoBatches(self.batch_size)
+            | "WriteDeadLetterFiles" >> beam.ParDo(_WriteDeadLettersFn(self.output, self.run_id, self.settings))
+        )
+
+
+def write_manifest(output: str, run_id: str, manifest: dict[str, Any], settings: S3Settings | None) -> str:
+    uri = join(output, "_runs", run_id, "manifest.json")
+    Storage.for_uri(output, settings).write_bytes(
+        uri, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode("utf-8")
+    )
+    return uri

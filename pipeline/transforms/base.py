@@ -1,0 +1,103 @@
+"""What every stage shares: a DoFn shell that turns bad records into dead letters, and counters.
+
+A stage's work is a pure function in pipeline/lib; the DoFn calls it. Records the function rejects
+(`Reject`, `BadInput`) or fails on leave through the `dead_letters` output with the stage name,
+a reason code and the original payload, and are counted; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from pipeline.lib.decode import BadInput
+from pipeline.protos.article_pb2 import Article, RawDocument
+from pipeline.protos.dead_letter_pb2 import DeadLetter
+
+DEAD = "dead_letters"
+OK = "ok"
+METRICS_NAMESPACE = "newspipe"
+MAX_PAYLOAD_BYTES = 1 << 20  # dead letters keep at most 1 MiB of the original input
+
+
+class Reject(BadInput):
+    """Raised by stage logic for a record that cannot go on; becomes a dead letter."""
+
+
+def payload_of(element: Any) -> tuple[bytes, str]:
+    """Serialise what a stage received, so the dead letter can be re-driven later."""
+    if isinstance(element, (Article, RawDocument)):
+        return element.SerializeToString(), element.DESCRIPTOR.full_name
+    if isinstance(element, bytes):
+        return element, "bytes"
+    if isinstance(element, tuple) and len(element) == 2 and isinstance(element[1], bytes):
+        return element[1], "bytes"
+    return repr(element).encode("utf-8", "replace"), "repr"
+
+
+def source_of(element: Any) -> tuple[str, int]:
+    if isinstance(element, (Article, RawDocument)):
+        return element.source_uri, getattr(element, "line", 0)
+    if isinstance(element, tuple) and element and isinstance(element[0], str):
+        return element[0], 0
+    return "", 0
+
+
+def dead_letter(stage: str, reason: str, error: str, element: Any, run_id: str = "") -> DeadLetter:
+    payload, payload_type = payload_of(element)
+    uri, line = source_of(element)
+    letter = DeadLetter(
+        stage=stage,
+        reason=reason,
+        error=error[:2000],
+        source_uri=uri,
+        payload=payload[:MAX_PAYLOAD_BYTES],
+        payload_truncated=len(payload) > MAX_PAYLOAD_BYTES,
+        payload_type=payload_type,
+        run_id=run_id,
+        line=line,
+    )
+    letter.failed_at.FromDatetime(datetime.now(timezone.utc))
+    return letter
+
+
+class StageFn(beam.DoFn):
+    """Base DoFn: subclasses implement `process_one`; failures become tagged dead letters."""
+
+    stage = "stage"
+
+    def __init__(self) -> None:
+        self._out = Metrics.counter(METRICS_NAMESPACE, f"{self.stage}.out")
+        self._dead = Metrics.counter(METRICS_NAMESPACE, f"{self.stage}.dead_letters")
+
+    def process_one(self, element: Any) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def process(self, element: Any) -> Iterator[Any]:
+        try:
+            outputs = list(self.process_one(element))
+        except BadInput as exc:
+            yield self._reject(exc.reason, str(exc), element)
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure of pure logic is the record's dead letter
+            yield self._reject("error", f"{type(exc).__name__}: {exc}", element)
+            return
+        for out in outputs:
+            if not isinstance(out, TaggedOutput):  # per-item dead letters are counted where made
+                self._out.inc()
+            yield out
+
+    def _reject(self, reason: str, error: str, element: Any) -> TaggedOutput:
+        self._dead.inc()
+        Metrics.counter(METRICS_NAMESPACE, f"dead_letter.{self.stage}.{reason}").inc()
+        return TaggedOutput(DEAD, dead_letter(self.stage, reason, error, element))
+
+
+def apply_stage(pcoll: beam.PCollection, label: str, fn: StageFn) -> tuple[beam.PCollection, beam.PCollection]:
+    """Apply `fn` under a stable label; returns (good, dead_letters)."""
+    result = pcoll | label >> beam.ParDo(fn).with_outputs(DEAD, main=OK)
+    return result[OK], result[DEAD]

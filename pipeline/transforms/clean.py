@@ -1,0 +1,55 @@
+"""Clean: display-normalise titles and captions, bound sizes, rebuild the body from paragraphs.
+
+`body` keeps the original characters of the page (entity offsets point into it); the noise that
+`pipeline.lib.arabic.clean_text` removes is handled in the match form that later stages use.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import apache_beam as beam
+
+from pipeline.lib.arabic import clean_line
+from pipeline.protos.article_pb2 import Article
+from pipeline.transforms.base import Reject, StageFn, apply_stage
+
+MAX_TITLE_CHARS = 1000
+MAX_BODY_CHARS = 2_000_000
+
+
+class _CleanFn(StageFn):
+    stage = "clean"
+
+    def process_one(self, art: Article) -> Iterable[Article]:
+        out = Article()
+        out.CopyFrom(art)
+        paragraphs = [p.strip() for p in art.paragraphs if p.strip()] or [
+            p.strip() for p in art.body.split("\n") if p.strip()
+        ]
+        if not paragraphs:
+            raise Reject("empty_body", "article has no body text")
+        body = "\n\n".join(paragraphs)
+        if len(body) > MAX_BODY_CHARS:
+            raise Reject("body_too_long", f"body has {len(body)} characters (limit {MAX_BODY_CHARS})")
+        title = clean_line(art.title)
+        if len(title) > MAX_TITLE_CHARS:
+            raise Reject("title_too_long", f"title has {len(title)} characters (limit {MAX_TITLE_CHARS}): page not split right")
+        del out.paragraphs[:]
+        out.paragraphs.extend(paragraphs)
+        out.body = body
+        out.title = title or clean_line(paragraphs[0])[:200]
+        del out.image_captions[:]
+        seen: set[str] = set()
+        for caption in art.image_captions:
+            c = clean_line(caption)
+            if c and c not in seen:
+                seen.add(c)
+                out.image_captions.append(c)
+        out.outlet = clean_line(art.outlet)
+        return [out]
+
+
+class CleanArticles(beam.PTransform):
+    def expand(self, articles):  # type: ignore[no-untyped-def]
+        return apply_stage(articles, "CleanArticles", _CleanFn())
