@@ -11,6 +11,7 @@ from pipeline import __version__
 from pipeline.config import Config, S3Settings
 from pipeline.io.sinks import WriteArticles, WriteDeadLetters
 from pipeline.protos.article_pb2 import Article
+from pipeline.transforms.base import Stage
 from pipeline.transforms.classify import ClassifyTopics
 from pipeline.transforms.clean import CleanArticles
 from pipeline.transforms.dedupe import Deduplicate
@@ -28,11 +29,26 @@ class RunContext:
     settings: S3Settings | None
 
 
-def _stamp_version(a: Article) -> Article:
+def stamp_version(a: Article) -> Article:
     out = Article()
     out.CopyFrom(a)
     out.pipeline_version = __version__
     return out
+
+
+def enrichment_stages(cfg: Config, ingested_at: datetime) -> list[Stage]:
+    """The per-article stages in order; the one list both Beam (`Enrich`) and pipeline/local.py run."""
+    stages: list[Stage] = [
+        ParseAndSplit(),
+        CleanArticles(),
+        ExtractMetadata(ingested_at),
+        DetectLanguage(cfg.language.min_confidence),
+    ]
+    if cfg.enrich.entities:
+        stages.append(TagEntities(cfg.enrich.ner_model))
+    if cfg.enrich.topics:
+        stages.append(ClassifyTopics(cfg.enrich.topic_threshold))
+    return stages
 
 
 class Enrich(beam.PTransform):
@@ -45,21 +61,11 @@ class Enrich(beam.PTransform):
 
     def expand(self, docs):  # type: ignore[no-untyped-def]
         dead = []
-        articles, d = docs | "ParseAndSplit" >> ParseAndSplit()
-        dead.append(d)
-        articles, d = articles | "Clean" >> CleanArticles()
-        dead.append(d)
-        articles, d = articles | "Metadata" >> ExtractMetadata(self.ingested_at)
-        dead.append(d)
-        articles, d = articles | "Language" >> DetectLanguage(self.cfg.language.min_confidence)
-        dead.append(d)
-        if self.cfg.enrich.entities:
-            articles, d = articles | "Entities" >> TagEntities(self.cfg.enrich.ner_model)
-            dead.append(d)
-        if self.cfg.enrich.topics:
-            articles, d = articles | "Classify" >> ClassifyTopics(self.cfg.enrich.topic_threshold)
-            dead.append(d)
-        articles = articles | "Dedupe" >> Deduplicate() | "StampVersion" >> beam.Map(_stamp_version)
+        articles = docs
+        for stage in enrichment_stages(self.cfg, self.ingested_at):
+            articles, stage_dead = articles | stage.label >> stage
+            dead.append(stage_dead)
+        articles = articles | "Dedupe" >> Deduplicate() | "StampVersion" >> beam.Map(stamp_version)
         return articles, dead
 
 

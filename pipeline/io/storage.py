@@ -9,14 +9,16 @@ message that never contains a secret.
 
 from __future__ import annotations
 
-import fnmatch
 import glob as globlib
 import io
 import os
 import random
+import re
 import tempfile
 import time
 import urllib.parse
+
+import urllib3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,6 +66,37 @@ def join(base: str, *parts: str) -> str:
 
 def has_glob(pattern: str) -> bool:
     return any(c in _GLOB_CHARS for c in pattern)
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a path glob like the shell's: `*` and `?` stay within one path segment, `**` spans any."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1:end].replace("\\", "\\\\")
+                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
 class Storage:
@@ -183,8 +216,15 @@ class S3Storage(Storage):
                 raise StorageError(
                     "S3 output needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                 )
+            # Our own retry loop (_call) owns retries; the client's own would multiply them.
+            http = urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=5.0, read=120.0),
+                retries=urllib3.Retry(total=0, redirect=0, raise_on_status=False),
+                maxsize=16,
+            )
             self._client = Minio(
                 parsed.netloc,
+                http_client=http,
                 access_key=self.settings.access_key,
                 secret_key=self.settings.secret_key,
                 secure=parsed.scheme == "https",
@@ -231,12 +271,14 @@ class S3Storage(Storage):
             if exact is not None:
                 return [exact]
             prefix = key.rstrip("/") + "/" if key else ""
-            key = prefix + "*"
+            key = prefix + "**"
+
+        matcher = glob_regex(key)
 
         def run() -> list[ObjectInfo]:
             out = []
             for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True):
-                if obj.is_dir or not fnmatch.fnmatchcase(obj.object_name, key):
+                if obj.is_dir or not matcher.match(obj.object_name):
                     continue
                 out.append(
                     ObjectInfo(
@@ -290,11 +332,13 @@ class S3Storage(Storage):
         bucket, key = split_s3(uri)
         try:
             # If-None-Match: * makes the PUT conditional: S3 and MinIO refuse it when the key exists.
+            # minio-py's public put_object would turn the header into user metadata, so this uses
+            # its single-PUT primitive (pinned minio version; covered by the MinIO tests).
             self._call(
                 "create",
                 uri,
-                lambda: self.client.put_object(
-                    bucket, key, io.BytesIO(data), len(data), headers={"If-None-Match": "*"}
+                lambda: self.client._put_object(
+                    bucket, key, data, headers={"If-None-Match": "*", "Content-Length": str(len(data))}
                 ),
             )
         except S3Error as exc:

@@ -101,3 +101,18 @@ def apply_stage(pcoll: beam.PCollection, label: str, fn: StageFn) -> tuple[beam.
     """Apply `fn` under a stable label; returns (good, dead_letters)."""
     result = pcoll | label >> beam.ParDo(fn).with_outputs(DEAD, main=OK)
     return result[OK], result[DEAD]
+
+
+class Stage(beam.PTransform):
+    """One pipeline stage as a composite: `make_fn()` builds its DoFn; expand returns (good, dead).
+
+    The same DoFn runs outside Beam in pipeline/local.py (the bare-loop baseline and `eval seeds`).
+    """
+
+    label = "Stage"
+
+    def make_fn(self) -> StageFn:
+        raise NotImplementedError
+
+    def expand(self, pcoll):  # type: ignore[no-untyped-def]
+        return apply_stage(pcoll, self.label, self.make_fn())

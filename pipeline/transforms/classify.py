@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import apache_beam as beam
-
 from pipeline.lib.topics import TopicClassifier
 from pipeline.protos.article_pb2 import Article
-from pipeline.transforms.base import StageFn, apply_stage
+from pipeline.transforms.base import Stage, StageFn
 from pipeline.transforms.convert import topic_proto
 from pipeline.transforms.models import SharedModel
 
@@ -34,10 +32,12 @@ class _ClassifyFn(StageFn):
         return [out]
 
 
-class ClassifyTopics(beam.PTransform):
+class ClassifyTopics(Stage):
+    label = "ClassifyTopics"
+
     def __init__(self, threshold: float) -> None:
         super().__init__()
         self.threshold = threshold
 
-    def expand(self, articles):  # type: ignore[no-untyped-def]
-        return apply_stage(articles, "ClassifyTopics", _ClassifyFn(self.threshold))
+    def make_fn(self) -> StageFn:
+        return _ClassifyFn(self.threshold)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import apache_beam as beam
-
 from pipeline.lib.arabic import clean_line
 from pipeline.protos.article_pb2 import Article
-from pipeline.transforms.base import Reject, StageFn, apply_stage
+from pipeline.transforms.base import Reject, Stage, StageFn
 
 MAX_TITLE_CHARS = 1000
 MAX_BODY_CHARS = 2_000_000
@@ -50,6 +48,8 @@ class _CleanFn(StageFn):
         return [out]
 
 
-class CleanArticles(beam.PTransform):
-    def expand(self, articles):  # type: ignore[no-untyped-def]
-        return apply_stage(articles, "CleanArticles", _CleanFn())
+class CleanArticles(Stage):
+    label = "CleanArticles"
+
+    def make_fn(self) -> StageFn:
+        return _CleanFn()

@@ -16,7 +16,7 @@ from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import METRICS_NAMESPACE
 
 
-def _first_of_id(item: tuple[str, Iterable[Article]]) -> Iterable[Article]:
+def first_of_id(item: tuple[str, Iterable[Article]]) -> Iterable[Article]:
     _, copies = item
     ordered = sorted(copies, key=lambda a: (a.source_uri, a.role))
     if len(ordered) > 1:
@@ -24,7 +24,7 @@ def _first_of_id(item: tuple[str, Iterable[Article]]) -> Iterable[Article]:
     yield ordered[0]
 
 
-def _mark_copies(item: tuple[str, Iterable[Article]]) -> Iterable[Article]:
+def mark_copies(item: tuple[str, Iterable[Article]]) -> Iterable[Article]:
     _, group = item
     ordered = sorted(group, key=lambda a: a.id)
     canonical = ordered[0].id
@@ -43,8 +43,8 @@ class Deduplicate(beam.PTransform):
             articles
             | "KeyById" >> beam.Map(lambda a: (a.id, a))
             | "GroupById" >> beam.GroupByKey()
-            | "KeepOnePerId" >> beam.FlatMap(_first_of_id)
+            | "KeepOnePerId" >> beam.FlatMap(first_of_id)
             | "KeyByContent" >> beam.Map(lambda a: (a.content_hash, a))
             | "GroupByContent" >> beam.GroupByKey()
-            | "MarkExactDuplicates" >> beam.FlatMap(_mark_copies)
+            | "MarkExactDuplicates" >> beam.FlatMap(mark_copies)
         )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import apache_beam as beam
-
 from pipeline.lib.entities import tag_entities
 from pipeline.lib.gazetteer import Gazetteer
 from pipeline.lib.ner import NerTagger
 from pipeline.protos.article_pb2 import Article
-from pipeline.transforms.base import StageFn, apply_stage
+from pipeline.transforms.base import Stage, StageFn
 from pipeline.transforms.convert import entity_proto
 from pipeline.transforms.models import SharedModel
 
@@ -38,10 +36,12 @@ class _EntitiesFn(StageFn):
         return [out]
 
 
-class TagEntities(beam.PTransform):
+class TagEntities(Stage):
+    label = "TagEntities"
+
     def __init__(self, use_ner_model: bool = True) -> None:
         super().__init__()
         self.use_ner_model = use_ner_model
 
-    def expand(self, articles):  # type: ignore[no-untyped-def]
-        return apply_stage(articles, "TagEntities", _EntitiesFn(self.use_ner_model))
+    def make_fn(self) -> StageFn:
+        return _EntitiesFn(self.use_ner_model)

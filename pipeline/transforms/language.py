@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import apache_beam as beam
-
 from pipeline.lib.language import LanguageDetector
 from pipeline.protos.article_pb2 import Article
-from pipeline.transforms.base import StageFn, apply_stage
+from pipeline.transforms.base import Stage, StageFn
 from pipeline.transforms.models import SharedModel
 
 
@@ -36,10 +34,12 @@ class _LanguageFn(StageFn):
         return [out]
 
 
-class DetectLanguage(beam.PTransform):
+class DetectLanguage(Stage):
+    label = "DetectLanguage"
+
     def __init__(self, min_confidence: float) -> None:
         super().__init__()
         self.min_confidence = min_confidence
 
-    def expand(self, articles):  # type: ignore[no-untyped-def]
-        return apply_stage(articles, "DetectLanguage", _LanguageFn(self.min_confidence))
+    def make_fn(self) -> StageFn:
+        return _LanguageFn(self.min_confidence)

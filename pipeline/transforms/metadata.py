@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import apache_beam as beam
-
 from pipeline.lib.dates import parse_published
 from pipeline.lib.gazetteer import Gazetteer, split_keywords
 from pipeline.lib.ids import article_id, content_hash
 from pipeline.protos.article_pb2 import Article
-from pipeline.transforms.base import StageFn, apply_stage
+from pipeline.transforms.base import Stage, StageFn
 from pipeline.transforms.convert import set_time
 from pipeline.transforms.models import SharedModel
 
@@ -41,10 +39,12 @@ class _MetadataFn(StageFn):
         return [out]
 
 
-class ExtractMetadata(beam.PTransform):
+class ExtractMetadata(Stage):
+    label = "ExtractMetadata"
+
     def __init__(self, ingested_at) -> None:  # type: ignore[no-untyped-def]
         super().__init__()
         self.ingested_at = ingested_at
 
-    def expand(self, articles):  # type: ignore[no-untyped-def]
-        return apply_stage(articles, "ExtractMetadata", _MetadataFn(self.ingested_at))
+    def make_fn(self) -> StageFn:
+        return _MetadataFn(self.ingested_at)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import apache_beam as beam
-
 from pipeline.lib.pages import article_from_fields, extract_html, split_page
 from pipeline.protos.article_pb2 import Article, RawDocument
-from pipeline.transforms.base import Reject, StageFn, apply_stage
+from pipeline.transforms.base import Reject, Stage, StageFn
 from pipeline.transforms.convert import article_from_parsed
 
 
@@ -32,8 +30,10 @@ class _ParseSplitFn(StageFn):
         return [article_from_parsed(doc, p) for p in parsed]
 
 
-class ParseAndSplit(beam.PTransform):
+class ParseAndSplit(Stage):
     """RawDocument → Article per full article on the page (teasers go to `related`)."""
 
-    def expand(self, docs):  # type: ignore[no-untyped-def]
-        return apply_stage(docs, "SplitArticles", _ParseSplitFn())
+    label = "SplitArticles"
+
+    def make_fn(self) -> StageFn:
+        return _ParseSplitFn()
