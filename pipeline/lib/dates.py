@@ -1,0 +1,148 @@
+"""Publication dates from page/feed text to tz-aware UTC datetimes: the one place that parses dates.
+
+Fast paths handle ISO-8601, RFC 2822 (feeds) and "day month year" with Arabic month names
+(Gregorian يناير..., Levantine كانون الثاني..., Maghrebi جانفي...), which dateparser lacks in part.
+Everything else goes to dateparser (ar+en), but only when the text carries a four-digit year, so
+nothing is invented from a weekday or a bare "today"; relative phrases ("منذ 3 ساعات") are read
+only against an explicit `relative_base`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline.lib.arabic import clean_line, match_key
+
+_MONTH_NAMES: dict[int, tuple[str, ...]] = {
+    1: ("يناير", "كانون الثاني", "جانفي", "ينير"),
+    2: ("فبراير", "شباط", "فيفري"),
+    3: ("مارس", "آذار"),
+    4: ("أبريل", "إبريل", "نيسان", "أفريل"),
+    5: ("مايو", "أيار", "ماي"),
+    6: ("يونيو", "يونيه", "حزيران", "جوان"),
+    7: ("يوليو", "يوليه", "تموز", "جويلية", "يوليوز"),
+    8: ("أغسطس", "آب", "أوت", "غشت"),
+    9: ("سبتمبر", "أيلول", "شتنبر"),
+    10: ("أكتوبر", "تشرين الأول", "اكتوبر"),
+    11: ("نوفمبر", "تشرين الثاني", "نونبر"),
+    12: ("ديسمبر", "كانون الأول", "دجنبر"),
+}
+_MONTHS = {match_key(name): number for number, names in _MONTH_NAMES.items() for name in names}
+_MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+# "13 سبتمبر 2024", "24 يوليو (تموز) عام 2024", "كانون الثاني 2024 - 10:30", in match_key form.
+_ARABIC_DATE = re.compile(
+    rf"(?:(?<!\d)(\d{{1,2}})\s+(?:من\s+)?)?\b({_MONTH_ALT})\b\s*(?:\([^()]{{0,20}}\)\s*)?"
+    rf"(?:[,،]\s*)?(?:عام\s+|سنه\s+)?(\d{{4}})(?!\d)"
+    rf"(?:[^\d]{{0,12}}?(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?\s*(ص|م|am|pm)?)?"
+)
+_RFC2822 = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s+(?:[+-]\d{4}|[A-Z]{1,5}))?$"
+)
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2[01]\d\d)(?!\d)")
+_HIJRI = re.compile(r"(?<!\d)1[34]\d\d\s*(?:هـ|ه\b)")
+
+
+def _zone(name: str) -> tzinfo:
+    return timezone.utc if name.upper() in ("UTC", "GMT", "Z") else ZoneInfo(name)
+
+
+def _to_utc(value: datetime, default_tz: str) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_zone(default_tz))
+    return value.astimezone(timezone.utc)
+
+
+def _iso(text: str) -> datetime | None:
+    if not (len(text) >= 10 and text[4] == "-" and text[:4].isdigit()):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _rfc2822(text: str) -> datetime | None:
+    if not _RFC2822.match(text):
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _arabic(text: str) -> datetime | None:
+    found = _ARABIC_DATE.search(match_key(text))
+    if found is None:
+        return None
+    day_s, month_s, year_s, hour_s, minute_s, second_s, meridiem = found.groups()
+    hour = int(hour_s) if hour_s else 0
+    if meridiem in ("م", "pm") and hour < 12:
+        hour += 12
+    try:
+        return datetime(
+            int(year_s),
+            _MONTHS[month_s],
+            int(day_s) if day_s else 1,
+            hour,
+            int(minute_s or 0),
+            int(second_s or 0),
+        )
+    except ValueError:  # e.g. 31 February
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _dateparser(default_tz: str) -> Any:
+    """One DateDataParser per default zone: building it loads locale data and is slow."""
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(
+        languages=["ar", "en"],
+        settings={
+            "TIMEZONE": default_tz,
+            "TO_TIMEZONE": "UTC",
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "REQUIRE_PARTS": ["month", "year"],
+            "PREFER_DAY_OF_MONTH": "first",
+            "DATE_ORDER": "DMY",  # numeric dates on Arabic pages are day first
+        },
+    )
+
+
+def parse_published(raw: str, *, default_tz: str = "UTC", relative_base: datetime | None = None) -> datetime | None:
+    """Parse a publication date to an aware UTC datetime, or None when the text has no date.
+
+    Naive results are read in `default_tz`. A missing day becomes the 1st; a missing year is never
+    filled in. Relative phrases need `relative_base` (e.g. the fetch time), else None.
+    """
+    text = clean_line(raw or "")
+    if not text or len(text) > 200:
+        return None
+    for fast in (_iso, _rfc2822, _arabic):
+        value = fast(text)
+        if value is not None:
+            return _to_utc(value, default_tz)
+    if _HIJRI.search(text):
+        return None  # Hijri years would be misread as Gregorian
+    parser = _dateparser(default_tz)
+    if _YEAR.search(text):
+        value = parser.get_date_data(text).date_obj
+        return _to_utc(value, default_tz) if value is not None else None
+    if relative_base is not None:
+        from dateparser import parse
+
+        base = _to_utc(relative_base, default_tz).replace(tzinfo=None)
+        value = parse(
+            text,
+            languages=["ar", "en"],
+            settings={"RELATIVE_BASE": base, "TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True},
+        )
+        # Only accept phrases that point at most a few weeks back from the base.
+        if value is not None and timedelta(0) <= base.replace(tzinfo=timezone.utc) - value <= timedelta(days=62):
+            return value.astimezone(timezone.utc)
+    return None

@@ -1,0 +1,503 @@
+"""Cut a decoded news page into articles: layout detection, per-layout splitters, HTML extraction.
+
+Two plain-text layouts are known. "asharq": title, photo captions, a `TT` line, the title and
+captions again, the body, then a `مقالات ذات صلة` block of teasers, and possibly more full articles
+built the same way. "aggregator": title, `تاريخ النشر:` line, body, `المصدر:` / `كلمات دلالية:`
+lines, then `إقرأ أيضاً:` and more articles, whose lines may start with a teaser (headline +
+summary) glued on with no separator. Anything else is one "generic" article. Only the layouts'
+fixed marker lines are matched literally; everything else is decided from line shape, and the
+glued-teaser cut uses a corpus-derived list of lede-opening words (pipeline/resources/lede_words).
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import re
+from dataclasses import dataclass, field
+
+from pipeline.lib.arabic import clean_line, match_key
+from pipeline.lib.model import ParsedArticle, RelatedItem
+
+_LEDE_WORDS_PATH = pathlib.Path(__file__).resolve().parents[1] / "resources" / "lede_words" / "lede_words.tsv"
+
+# Marker keys are in match_key form, so hamza/alef and tanween spelling variants compare equal.
+_RELATED_KEYS = frozenset({match_key("مقالات ذات صلة"), match_key("مواضيع ذات صلة"), match_key("أخبار ذات صلة")})
+_READ_MORE_KEYS = frozenset(
+    {match_key("إقرأ أيضاً"), match_key("اقرأ أيضا"), match_key("إقرأ أيضا"), match_key("اقرأ كذلك")}
+)
+_DATE_KEY = match_key("تاريخ النشر")
+_OUTLET_KEY = match_key("المصدر")
+_KEYWORDS_KEY = match_key("كلمات دلالية")
+
+_SENTENCE_END = frozenset(".!?؟…:؛")
+_CLOSERS = frozenset("\"'»”’)]")
+# A sentence end glued to the next word: "أوكرانيا.وأضاف". The word before must have 3+ letters
+# and the one after too, so abbreviations ("أ.ف.ب", "U.S.") and domains ("العربية.نت") do not count.
+_GLUE = re.compile(r"[^\W\d_]{3}[.!؟]([\"»”]?)(?=[^\W\d_]{3})")
+_INNER_SENTENCE_END = re.compile(r"[.!?؟]\S*\s")
+# Particles that cannot end a headline: a "headline" ending in one is really a sentence going on.
+_OPEN_ENDED = frozenset(
+    match_key(word)
+    for word in [
+        "الذي",
+        "التي",
+        "الذين",
+        "اللذين",
+        "اللتين",
+        "اللواتي",
+        "اللاتي",
+        "قد",
+        "لقد",
+        "أن",
+        "إن",
+        "بأن",
+        "لأن",
+        "كي",
+        "لكي",
+        "حتى",
+        "لن",
+        "لم",
+        "لا",
+        "ما",
+        "إذا",
+        "لو",
+        "عن",
+        "من",
+        "في",
+        "على",
+        "إلى",
+        "مع",
+        "أو",
+        "ثم",
+        "بل",
+        "لكن",
+        "كان",
+        "كانت",
+        "بعد",
+        "قبل",
+        "منذ",
+    ]
+)
+_WORD = re.compile(r"[^\W\d_]+")
+_TOKEN = re.compile(r"\S+")
+_PAREN_TAIL = re.compile(r"\(([^()]{1,40})\)$")
+
+
+# --------------------------------------------------------------------------- line helpers
+
+
+def _lines(text: str) -> list[str]:
+    """Split into whitespace-stripped lines; BOM and CR/CRLF line endings are normalised away."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return [line.strip() for line in text.split("\n")]
+
+
+def _key(line: str) -> str:
+    return match_key(line).rstrip(":：").strip()
+
+
+def _prefixed_value(line: str, marker_key: str) -> str | None:
+    """Text after `marker:` when the line starts with that marker (spelling variants allowed)."""
+    head, sep, tail = line.partition(":")
+    if not sep or len(head) > 40:
+        return None
+    return tail.strip() if match_key(head) == marker_key else None
+
+
+def _ends_sentence(line: str) -> bool:
+    """True when the line ends in sentence-final punctuation, looking through closing quotes."""
+    stripped = line.rstrip()
+    while stripped and stripped[-1] in _CLOSERS:
+        stripped = stripped[:-1].rstrip()
+    return bool(stripped) and stripped[-1] in _SENTENCE_END
+
+
+def _word_count(line: str) -> int:
+    return len(line.split())
+
+
+def _is_title_like(line: str) -> bool:
+    """A headline: a few words, not too long, no sentence-final punctuation."""
+    words = _word_count(line)
+    return 4 <= words <= 22 and len(line) <= 160 and not _ends_sentence(line)
+
+
+def _is_body_like(line: str) -> bool:
+    return _word_count(line) >= 8 or (_ends_sentence(line) and _word_count(line) >= 4)
+
+
+def _is_byline(line: str) -> bool:
+    """Teaser byline: an outlet or author and a place, e.g. «الوكالة» (المدينة) or 'Name (City)'."""
+    tail = _PAREN_TAIL.search(line)
+    if tail is None:
+        return len(line) <= 40 and line.startswith("«") and line.endswith("»")
+    before = line[: tail.start()].strip()
+    return (
+        0 < _word_count(before) <= 5
+        and _word_count(tail.group(1)) <= 3
+        and not any(ch in _SENTENCE_END for ch in before if ch != ":")
+    )
+
+
+def _ends_with_credit(line: str) -> bool:
+    """Photo caption shape: ends with a short parenthesised credit such as (رويترز)."""
+    return _PAREN_TAIL.search(line) is not None and _word_count(line) >= 4
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def _article(title: str, paragraphs: list[str], page_format: str, **kwargs: object) -> ParsedArticle:
+    return ParsedArticle(
+        title=title,
+        body="\n\n".join(paragraphs),
+        paragraphs=paragraphs,
+        page_format=page_format,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _with_roles(articles: list[ParsedArticle]) -> list[ParsedArticle]:
+    for index, article in enumerate(articles):
+        article.role = "main" if index == 0 else "secondary"
+    return articles
+
+
+# --------------------------------------------------------------------------- format detection
+
+
+def _marker_kinds(lines: list[str]) -> set[str]:
+    kinds: set[str] = set()
+    for line in lines:
+        if not line or len(line) > 300:
+            continue
+        if line == "TT":
+            kinds.add("tt")
+            continue
+        key = _key(line)
+        if key in _RELATED_KEYS:
+            kinds.add("related")
+        elif key in _READ_MORE_KEYS:
+            kinds.add("read_more")
+        elif _prefixed_value(line, _DATE_KEY) is not None:
+            kinds.add("date")
+        elif _prefixed_value(line, _OUTLET_KEY) is not None:
+            kinds.add("outlet")
+        elif _prefixed_value(line, _KEYWORDS_KEY) is not None:
+            kinds.add("keywords")
+    return kinds
+
+
+def _format_of(lines: list[str]) -> str:
+    kinds = _marker_kinds(lines)
+    if "tt" in kinds:
+        return "asharq"
+    if kinds & {"date", "outlet", "keywords", "read_more"}:
+        return "aggregator"
+    if "related" in kinds:
+        return "asharq"
+    return "generic"
+
+
+def detect_format(text: str) -> str:
+    """Layout of a decoded plain-text page: "asharq", "aggregator" or "generic"."""
+    return _format_of(_lines(text))
+
+
+# --------------------------------------------------------------------------- asharq layout
+
+
+def _parse_teasers(block: list[str]) -> list[RelatedItem]:
+    """Teasers of a related block: [section+caption] headline summary [byline], in any mix.
+
+    A ')'-ending line right after a headline is its summary unless the headline repeats next
+    (the first teaser shows its headline both before and after its caption).
+    """
+    items: list[RelatedItem] = []
+    headline = summary = ""
+
+    def close(byline: str = "") -> None:
+        nonlocal headline, summary
+        if headline:
+            items.append(RelatedItem(headline=headline, summary=summary, byline=byline))
+        headline = summary = ""
+
+    for index, line in enumerate(block):
+        following = block[index + 1] if index + 1 < len(block) else ""
+        if headline and _is_byline(line):
+            close(line)
+        elif not headline:
+            if _ends_with_credit(line) and following and not _is_byline(following):
+                continue  # section + caption line opening a teaser
+            headline = line
+        elif not summary:
+            if line == headline:
+                continue
+            if _ends_with_credit(line) and following == headline:
+                continue  # the caption between a headline and its repetition
+            summary = line
+        else:  # headline and summary seen, no byline: this line opens the next teaser
+            close()
+            if not (_ends_with_credit(line) and following and not _is_byline(following)):
+                headline = line
+    close()
+    unique: dict[str, RelatedItem] = {}
+    for item in items:
+        unique.setdefault(item.headline, item)
+    return list(unique.values())
+
+
+@dataclass
+class _AsharqStart:
+    start: int  # first line of the article's header (first title occurrence)
+    title: str
+    captions: list[str]
+    body_start: int
+
+
+def _asharq_start(lines: list[str], tt: int, floor: int) -> _AsharqStart | None:
+    after = next((i for i in range(tt + 1, len(lines)) if lines[i]), None)
+    if after is None:
+        return None
+    title = lines[after]
+    title_key = _key(title)
+    start, pre_captions = tt, []
+    # Look back (at most a dozen lines) for the first showing of the title; lines between are captions.
+    for i in range(tt - 1, max(floor, tt - 13) - 1, -1):
+        if lines[i] and _key(lines[i]) == title_key:
+            start = i
+            pre_captions = [line for line in lines[i + 1 : tt] if line]
+            break
+    caption_set = set(pre_captions)
+    captions = list(pre_captions)
+    body_start = after + 1
+    while body_start < len(lines):
+        line = lines[body_start]
+        nxt = lines[body_start + 1] if body_start + 1 < len(lines) else ""
+        if not line or line == title:
+            body_start += 1
+        elif line in caption_set or line == nxt:  # captions are shown twice in a row
+            captions.append(line)
+            caption_set.add(line)
+            body_start += 1
+        else:
+            break
+    return _AsharqStart(start=start, title=title, captions=_dedupe(captions), body_start=body_start)
+
+
+def _split_asharq(lines: list[str]) -> list[ParsedArticle]:
+    starts: list[_AsharqStart] = []
+    floor = 0
+    for index, line in enumerate(lines):
+        if line == "TT" and index >= floor:
+            found = _asharq_start(lines, index, floor)
+            if found is not None:
+                starts.append(found)
+                floor = found.body_start
+    if not starts:  # related marker but no TT: first line is the title
+        first = next((i for i, line in enumerate(lines) if line), None)
+        if first is None:
+            return []
+        starts.append(_AsharqStart(start=first, title=lines[first], captions=[], body_start=first + 1))
+
+    articles: list[ParsedArticle] = []
+    for number, head in enumerate(starts):
+        end = starts[number + 1].start if number + 1 < len(starts) else len(lines)
+        related_at = next((i for i in range(head.body_start, end) if lines[i] and _key(lines[i]) in _RELATED_KEYS), end)
+        boiler = set(head.captions) | {"TT", head.title}
+        paragraphs = [line for line in lines[head.body_start : related_at] if line and line not in boiler]
+        related = _parse_teasers([line for line in lines[related_at + 1 : end] if line])
+        if not paragraphs:
+            continue
+        articles.append(_article(head.title, paragraphs, "asharq", image_captions=head.captions, related=related))
+    return _with_roles(articles)
+
+
+# --------------------------------------------------------------------------- aggregator layout
+
+
+@functools.lru_cache(maxsize=1)
+def lede_words() -> frozenset[str]:
+    """Words (match_key form) that open news ledes far more often than they occur in headlines."""
+    words = []
+    for row in _LEDE_WORDS_PATH.read_text(encoding="utf-8").splitlines():
+        if row and not row.startswith("#"):
+            words.append(row.split("\t", 1)[0])
+    return frozenset(words)
+
+
+def cut_glued_teaser(line: str) -> tuple[RelatedItem | None, str]:
+    """Split `headline summary.Body...` into the teaser and the body rest; (None, line) if not glued.
+
+    Evidence needed, all of it: a sentence end glued to the next word with no space, one sentence
+    before it, a lede-opening word at least four words in (where the headline stops), no comma in
+    the headline nor a "و/ف + lede verb" opening it, and a body rest of two words or more.
+    """
+    glue = _GLUE.search(line, 0, min(len(line), 1500))
+    if glue is None:
+        return None, line
+    cut = glue.start(1) + len(glue.group(1))
+    fragment, rest = line[:cut].strip(), line[cut:].strip()
+    if _word_count(rest) < 2 or _INNER_SENTENCE_END.search(fragment):
+        return None, line  # the teaser is one headline and one summary sentence
+    spans = [match.span() for match in _TOKEN.finditer(fragment, 0, 1500)]
+    lede = lede_words()
+    opener = _WORD.findall(match_key(fragment[slice(*spans[0])])) if spans else []
+    if not opener or opener[0] in lede or (opener[0][:1] in "وف" and opener[0][1:] in lede):
+        return None, line  # "قال ..."/"وقال ..." opens a story sentence, not a headline
+    for index in range(1, min(len(spans) - 4, 26)):
+        previous = fragment[slice(*spans[index - 1])]
+        if any(ch in "،,.!؟" for ch in previous):
+            return None, line  # headlines carry no comma or sentence end
+        if index < 4:
+            continue
+        token = _WORD.findall(match_key(fragment[slice(*spans[index])]))
+        last = _WORD.findall(match_key(previous))
+        if token and token[0] in lede and not (last and last[-1] in _OPEN_ENDED):
+            headline = fragment[: spans[index][0]].strip()
+            summary = fragment[spans[index][0] :].strip()
+            return RelatedItem(headline=headline, summary=summary), rest
+    return None, line
+
+
+@dataclass
+class _Draft:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    published_raw: str = ""
+    outlet: str = ""
+    keywords_raw: str = ""
+    related: list[RelatedItem] = field(default_factory=list)
+    closed: bool = False  # a source/keywords line ended its body
+
+
+def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
+    content = [line for line in lines if line]
+    drafts: list[_Draft] = []
+    current: _Draft | None = None
+    expect_title = True
+    for index, line in enumerate(content):
+        key = _key(line) if len(line) <= 300 else ""
+        if key in _READ_MORE_KEYS:
+            expect_title = True
+            continue
+        if (value := _prefixed_value(line, _DATE_KEY)) is not None:
+            if current is not None and not current.published_raw:
+                current.published_raw = value
+            continue
+        if (value := _prefixed_value(line, _OUTLET_KEY)) is not None:
+            if current is not None:
+                current.outlet = current.outlet or value
+                current.closed = True
+            continue
+        if (value := _prefixed_value(line, _KEYWORDS_KEY)) is not None:
+            if current is not None:
+                current.keywords_raw = current.keywords_raw or value
+                current.closed = True
+            continue
+        following = content[index + 1] if index + 1 < len(content) else ""
+        starts_article = (
+            current is None
+            or current.closed
+            or expect_title
+            or (
+                bool(current.paragraphs)
+                and _is_title_like(line)
+                and (_prefixed_value(following, _DATE_KEY) is not None or _is_body_like(following))
+                and _ends_sentence(current.paragraphs[-1])
+            )
+        )
+        if starts_article:
+            current = _Draft(title=line)
+            drafts.append(current)
+            expect_title = False
+            continue
+        assert current is not None
+        rest = line
+        while True:  # a line may carry more than one glued teaser
+            teaser, rest = cut_glued_teaser(rest)
+            if teaser is None:
+                break
+            current.related.append(teaser)
+        current.paragraphs.append(rest)
+
+    articles = [
+        _article(
+            draft.title,
+            draft.paragraphs,
+            "aggregator",
+            published_raw=draft.published_raw,
+            outlet=draft.outlet,
+            keywords_raw=draft.keywords_raw,
+            related=draft.related,
+        )
+        for draft in drafts
+        if draft.paragraphs
+    ]
+    return _with_roles(articles)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _split_generic(lines: list[str]) -> list[ParsedArticle]:
+    content = [line for line in lines if line]
+    if not content:
+        return []
+    return [_article(content[0], content[1:], "generic")]
+
+
+def split_page(text: str) -> list[ParsedArticle]:
+    """Every full article of a plain-text page in order; [0] is "main", the rest "secondary".
+
+    Never raises on odd input: an unknown layout is one generic article, blank text is [].
+    """
+    lines = _lines(text)
+    page_format = _format_of(lines)
+    if page_format == "asharq":
+        articles = _split_asharq(lines)
+    elif page_format == "aggregator":
+        articles = _split_aggregator(lines)
+    else:
+        articles = []
+    # A recognised layout that yields no article with a body still deserves its text kept.
+    return articles or _split_generic(lines)
+
+
+def extract_html(html: str, url: str = "") -> list[ParsedArticle]:
+    """Articles of an HTML page via trafilatura: title/date/sitename from metadata, body from text.
+
+    When the extracted text itself carries asharq/aggregator markers it goes through split_page
+    and keeps that layout's page_format; otherwise one article with page_format "html".
+    """
+    import trafilatura  # heavy import, only needed for HTML input
+
+    document = trafilatura.bare_extraction(
+        html, url=url or None, with_metadata=True, include_comments=False, include_tables=False
+    )
+    if document is None:
+        return []
+    meta = document if isinstance(document, dict) else document.as_dict()
+    text = meta.get("text") or ""
+    title = clean_line(meta.get("title") or "")
+    published = meta.get("date") or ""
+    outlet = clean_line(meta.get("sitename") or "")
+    if _format_of(_lines(text)) != "generic":
+        articles = split_page(text)
+        for article in articles:
+            article.url = url
+        if articles:
+            main = articles[0]
+            main.published_raw = main.published_raw or published
+            main.outlet = main.outlet or outlet
+        return articles
+    paragraphs = [line for line in _lines(text) if line]
+    if paragraphs and title and _key(paragraphs[0]) == _key(title):
+        paragraphs = paragraphs[1:]  # some extractions repeat the headline as the first line
+    if not title:
+        if not paragraphs:
+            return []
+        title, paragraphs = paragraphs[0], paragraphs[1:]
+    return [_article(title, paragraphs, "html", published_raw=published, outlet=outlet, url=url, role="main")]

@@ -1,0 +1,241 @@
+"""Splitter tests: the five seeds against the gold, synthetic pages of both layouts, edge cases, HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pathlib
+import time
+
+import pytest
+
+from pipeline.lib.dates import parse_published
+from pipeline.lib.pages import cut_glued_teaser, detect_format, extract_html, split_page
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+GOLD = json.loads((ROOT / "tests" / "fixtures" / "seeds.gold.json").read_text(encoding="utf-8"))
+PAGES = ROOT / "tests" / "fixtures" / "pages"
+SYNTHETIC = sorted(PAGES.glob("*.txt"))
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _seed(record: dict) -> str:
+    return (ROOT / "seeds" / record["file"]).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module", params=GOLD["files"], ids=lambda record: record["file"][:3])
+def seed(request: pytest.FixtureRequest) -> tuple[dict, list]:
+    return request.param, split_page(_seed(request.param))
+
+
+def test_seed_format(seed: tuple[dict, list]) -> None:
+    record, articles = seed
+    assert detect_format(_seed(record)) == record["format"]
+    assert {article.page_format for article in articles} == {record["format"]}
+
+
+def test_seed_articles(seed: tuple[dict, list]) -> None:
+    record, articles = seed
+    assert len(articles) == len(record["articles"])
+    for article, gold in zip(articles, record["articles"]):
+        assert article.role == gold["role"]
+        assert article.title == gold["title"]
+        assert _norm(article.body).startswith(_norm(gold["body_starts_with"]))
+        assert _norm(article.body).endswith(_norm(gold["body_ends_with"]))
+        assert len(article.paragraphs) == gold["paragraph_count"]
+        assert article.body == "\n\n".join(article.paragraphs)
+        assert article.image_captions == gold["image_captions"]
+
+
+def test_seed_metadata(seed: tuple[dict, list]) -> None:
+    record, articles = seed
+    for article, gold in zip(articles, record["articles"]):
+        published = parse_published(article.published_raw) if article.published_raw else None
+        expected = dt.date.fromisoformat(gold["published"]) if gold["published"] else None
+        assert (published.date() if published else None) == expected
+        assert article.outlet == (gold["source_outlet"] or "")
+        assert article.keywords_raw == (gold["keywords_raw"] or "")
+
+
+def test_seed_related(seed: tuple[dict, list]) -> None:
+    record, articles = seed
+    found = [item for article in articles for item in article.related]
+    assert [item.headline for item in found] == [item["headline"] for item in record["related"]]
+    assert [item.summary for item in found] == [item["summary"] for item in record["related"]]
+    assert [item.byline for item in found] == [item["byline"] or "" for item in record["related"]]
+
+
+def test_seed_no_boilerplate_in_bodies(seed: tuple[dict, list]) -> None:
+    record, articles = seed
+    banned_lines = set(record["boilerplate_lines"])
+    fragments = list(record.get("boilerplate_fragments", []))
+    fragments += [item["headline"] for item in record["related"]] + [item["summary"] for item in record["related"]]
+    for article in articles:
+        assert not banned_lines & set(article.paragraphs)
+        for fragment in fragments:
+            assert fragment not in article.body
+
+
+@pytest.mark.parametrize("path", SYNTHETIC, ids=lambda path: path.stem)
+def test_synthetic_page(path: pathlib.Path) -> None:
+    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    articles = split_page(text)
+    assert detect_format(text) == expected["format"]
+    assert len(articles) == len(expected["articles"])
+    for article, want in zip(articles, expected["articles"]):
+        assert article.role == want["role"]
+        assert article.page_format == expected["format"]
+        assert article.title == want["title"]
+        assert len(article.paragraphs) == want["paragraph_count"]
+        assert article.paragraphs[0].startswith(want["body_starts_with"])
+        assert article.paragraphs[-1].endswith(want["body_ends_with"])
+        assert article.image_captions == want.get("image_captions", [])
+        assert [[r.headline, r.summary, r.byline] for r in article.related] == want["related"]
+        assert article.outlet == want.get("outlet", "")
+        assert article.keywords_raw == want.get("keywords_raw", "")
+        published = parse_published(article.published_raw) if article.published_raw else None
+        assert (published.date().isoformat() if published else None) == want.get("published")
+        if "paragraph_3" in want:
+            assert article.paragraphs[2] == want["paragraph_3"]
+        for item in article.related:  # teasers never leak into a body
+            assert item.headline not in article.body and item.summary not in article.body
+        for caption in article.image_captions:
+            assert caption not in article.paragraphs
+
+
+def test_synthetic_pages_cover_both_layouts() -> None:
+    formats = [json.loads(p.with_suffix(".expected.json").read_text(encoding="utf-8"))["format"] for p in SYNTHETIC]
+    assert formats.count("asharq") >= 4 and formats.count("aggregator") >= 4
+
+
+def test_glue_without_teaser_is_kept_as_body() -> None:
+    line = "وقال مدير الأشغال إن فرق العمل ستعمل على مدار الساعة لتقليص مدة الإغلاق.تم تركيب لوحات إرشادية عند المداخل."
+    assert cut_glued_teaser(line) == (None, line)
+    with_comma = "وقال المدرب، في مؤتمر صحافي عقده أمس، إن الفريق جاهز تماما للمباراة.وأضاف أن اللاعبين في حالة جيدة"
+    assert cut_glued_teaser(with_comma) == (None, with_comma)
+    abbreviation = "مقاتلة روسية فوق البحر في صورة نشرتها وكالة أ.ف.ب للأنباء اليوم"
+    assert cut_glued_teaser(abbreviation) == (None, abbreviation)
+
+
+def test_glued_teaser_is_cut() -> None:
+    teaser, rest = cut_glued_teaser(
+        "ارتفاع أسعار الذهب في الأسواق المحلية أعلنت شعبة الذهب، الأحد، ارتفاع سعر الغرام.وتابع الوزير حديثه أمام النواب"
+    )
+    assert teaser is not None
+    assert teaser.headline == "ارتفاع أسعار الذهب في الأسواق المحلية"
+    assert teaser.summary == "أعلنت شعبة الذهب، الأحد، ارتفاع سعر الغرام."
+    assert rest == "وتابع الوزير حديثه أمام النواب"
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n\t\n", "\ufeff", "\r\n\r\n"])
+def test_blank_text_gives_nothing(text: str) -> None:
+    assert split_page(text) == []
+    assert detect_format(text) == "generic"
+
+
+def test_one_line_is_a_generic_article() -> None:
+    [article] = split_page("  خبر من سطر واحد فقط  ")
+    assert (article.title, article.body, article.paragraphs, article.page_format, article.role) == (
+        "خبر من سطر واحد فقط",
+        "",
+        [],
+        "generic",
+        "main",
+    )
+
+
+def test_unknown_layout_is_one_generic_article() -> None:
+    [article] = split_page("عنوان الخبر\n\nالفقرة الأولى من النص.\nالفقرة الثانية.\n")
+    assert article.title == "عنوان الخبر"
+    assert article.paragraphs == ["الفقرة الأولى من النص.", "الفقرة الثانية."]
+    assert article.body == "الفقرة الأولى من النص.\n\nالفقرة الثانية."
+
+
+def test_binary_garbage_does_not_raise() -> None:
+    garbage = bytes(range(256)).decode("latin-1") * 20 + "\x00\x01TT\x00"
+    articles = split_page(garbage)
+    assert len(articles) == 1 and articles[0].page_format == "generic"
+
+
+@pytest.mark.parametrize("unit", ["كلمة ", "word.word ", "تاريخ النشر: ", "a" * 9 + ". "])
+def test_long_single_line_is_fast(unit: str) -> None:
+    text = (unit * (100_000 // len(unit) + 1))[:100_000]
+    start = time.perf_counter()
+    articles = split_page(text)
+    assert time.perf_counter() - start < 1.0
+    assert len(articles) <= 1
+
+
+def test_long_aggregator_lines_are_fast() -> None:
+    body = ("قال مسؤول إن الوضع مستقر.وأضاف أن " * 3000).strip()
+    text = f"عنوان طويل لخبر عن الاقتصاد المحلي\nتاريخ النشر: 1 يناير 2024\n{body}\nالمصدر: مثال"
+    start = time.perf_counter()
+    [article] = split_page(text)
+    assert time.perf_counter() - start < 1.0
+    assert article.outlet == "مثال" and len(article.paragraphs) == 1
+
+
+def test_crlf_and_bom_are_handled() -> None:
+    record = next(r for r in GOLD["files"] if r["format"] == "aggregator")
+    text = _seed(record)
+    plain = split_page(text)
+    windows = split_page("\ufeff" + text.replace("\n", "\r\n"))
+    assert [(a.title, a.paragraphs, a.published_raw, a.outlet) for a in windows] == [
+        (a.title, a.paragraphs, a.published_raw, a.outlet) for a in plain
+    ]
+    assert windows[0].title == record["articles"][0]["title"]
+
+
+# --------------------------------------------------------------------------- HTML
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="ar" dir="rtl"><head><meta charset="utf-8">
+<title>افتتاح معرض الكتاب الدولي في الرباط | صحيفة المدينة</title>
+<meta property="og:title" content="افتتاح معرض الكتاب الدولي في الرباط">
+<meta property="og:site_name" content="صحيفة المدينة">
+<meta property="article:published_time" content="2024-05-10T09:30:00+01:00">
+</head><body>
+<nav><a href="/">الرئيسية</a> <a href="/sport">رياضة</a></nav>
+<article>
+<h1>افتتاح معرض الكتاب الدولي في الرباط</h1>
+<p>افتتح وزير الثقافة، صباح الجمعة، الدورة التاسعة والعشرين من المعرض الدولي للنشر والكتاب في الرباط بمشاركة أكثر من 700 دار نشر من 48 دولة.</p>
+<p>ويستضيف المعرض هذا العام ندوات فكرية ولقاءات مع كتاب من العالم العربي وأفريقيا وأوروبا، إضافة إلى ورشات للأطفال.</p>
+<p>وقال مدير المعرض إن عدد الزوار المتوقع يتجاوز نصف مليون زائر خلال عشرة أيام.</p>
+</article>
+<footer>جميع الحقوق محفوظة</footer>
+</body></html>"""
+
+
+def test_extract_html_article() -> None:
+    [article] = extract_html(HTML_PAGE, url="https://example.org/culture/book-fair")
+    assert article.page_format == "html"
+    assert article.role == "main"
+    assert article.title == "افتتاح معرض الكتاب الدولي في الرباط"
+    assert article.outlet == "صحيفة المدينة"
+    assert article.url == "https://example.org/culture/book-fair"
+    assert parse_published(article.published_raw).date() == dt.date(2024, 5, 10)
+    assert len(article.paragraphs) == 3
+    assert article.paragraphs[0].startswith("افتتح وزير الثقافة")
+    assert article.paragraphs[-1].endswith("خلال عشرة أيام.")
+    assert "جميع الحقوق محفوظة" not in article.body and "الرئيسية" not in article.body
+
+
+def test_extract_html_with_aggregator_markers_is_split() -> None:
+    record = next(r for r in GOLD["files"] if r["format"] == "aggregator")
+    paragraphs = "".join(f"<p>{line}</p>" for line in _seed(record).split("\n") if line.strip())
+    html = f"<html><head><title>x</title></head><body><article>{paragraphs}</article></body></html>"
+    articles = extract_html(html)
+    assert [a.title for a in articles] == [a["title"] for a in record["articles"]]
+    assert articles[0].outlet == record["articles"][0]["source_outlet"]
+
+
+def test_extract_html_empty() -> None:
+    assert extract_html("") == []
+    assert extract_html("<html><body></body></html>") == []
