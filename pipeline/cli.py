@@ -132,6 +132,73 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def _print_json(result: dict) -> None:
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+@eval_app.command("ner")
+def eval_ner(
+    conll: Path = typer.Option(..., "--conll", exists=True, dir_okay=False, help="token-per-line 'token TAG' BIO file."),
+    crf_only: bool = typer.Option(False, "--crf-only", help="Score the trained tagger alone, without the gazetteer."),
+) -> None:
+    """Entity P/R/F1 per type (conlleval-style) of the same tagger the pipeline runs.
+
+    Example: newspipe eval ner --conll ANERCorp_test.txt
+    """
+    from pipeline.evaluate.ner import evaluate_conll
+    from pipeline.lib.gazetteer import Gazetteer
+    from pipeline.lib.ner import NerTagger
+
+    err.print(f"scoring {conll} ...")
+    _print_json(evaluate_conll(str(conll), NerTagger.load(), None if crf_only else Gazetteer.load(), crf_only=crf_only))
+
+
+@eval_app.command("topics")
+def eval_topics(
+    ant_tar: Path = typer.Option(..., "--ant-tar", exists=True, dir_okay=False, help="ANT corpus .tar.xz"),
+    manifest: Path = typer.Option(..., "--manifest", exists=True, dir_okay=False, help="ANT manifest .tsv"),
+) -> None:
+    """Accuracy, macro-F1 and confusion of the IPTC topic classifier on an ANT-format corpus.
+
+    Example: newspipe eval topics --ant-tar ant.tar.xz --manifest manifest.tsv
+    """
+    from pipeline.evaluate.topics import evaluate_ant
+    from pipeline.lib.topics import TopicClassifier
+
+    err.print(f"scoring {ant_tar} ...")
+    _print_json(evaluate_ant(str(ant_tar), str(manifest), TopicClassifier.load()))
+
+
+@eval_app.command("lang")
+def eval_lang(
+    dir: Path = typer.Option(..., "--dir", exists=True, file_okay=False, help="One <iso-code>.txt per language, one sample per line."),
+) -> None:
+    """Language-ID accuracy per language.
+
+    Example: newspipe eval lang --dir tests/fixtures/lang
+    """
+    from pipeline.config import Config
+    from pipeline.evaluate.lang import evaluate_lang_dir
+    from pipeline.lib.language import LanguageDetector
+
+    _print_json(evaluate_lang_dir(str(dir), LanguageDetector.load(min_confidence=Config().language.min_confidence)))
+
+
+@eval_app.command("seeds")
+def eval_seeds(
+    seeds: Path = typer.Option(Path("seeds"), "--seeds", exists=True, file_okay=False, help="Folder of seed pages."),
+    gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSON (default: tests/fixtures/seeds.gold.json)."),
+) -> None:
+    """Split/title/body/date/outlet/keyword checks, entity recall, QID accuracy and same-story pairs on the seeds.
+
+    Example: newspipe eval seeds
+    """
+    from pipeline.evaluate.seeds import GOLD_PATH, evaluate_seed_files
+
+    gold_data = json.loads((gold or GOLD_PATH).read_text(encoding="utf-8"))
+    _print_json(evaluate_seed_files(sorted(str(p) for p in seeds.glob("*.txt")), gold_data))
+
+
 def entrypoint() -> None:
     app()
 

@@ -47,7 +47,6 @@ class EnrichConfig:
     entities: bool = True
     ner_model: bool = True
     topics: bool = True
-    topic_threshold: float = 0.35
     stories: bool = True
 
 

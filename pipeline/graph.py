@@ -47,7 +47,7 @@ def enrichment_stages(cfg: Config, ingested_at: datetime) -> list[Stage]:
     if cfg.enrich.entities:
         stages.append(TagEntities(cfg.enrich.ner_model))
     if cfg.enrich.topics:
-        stages.append(ClassifyTopics(cfg.enrich.topic_threshold))
+        stages.append(ClassifyTopics())
     return stages
 
 
@@ -63,7 +63,7 @@ class Enrich(beam.PTransform):
         dead = []
         articles = docs
         for stage in enrichment_stages(self.cfg, self.ingested_at):
-            articles, stage_dead = articles | stage.label >> stage
+            articles, stage_dead = articles | stage.step >> stage
             dead.append(stage_dead)
         articles = articles | "Dedupe" >> Deduplicate() | "StampVersion" >> beam.Map(stamp_version)
         return articles, dead

@@ -78,10 +78,11 @@ def read_parquet_columns(uri: str, columns: list[str] | None, settings: S3Settin
 
 
 class _WriteArticlesFn(beam.DoFn):
-    def __init__(self, output: str, run_id: str, fmt: str, settings: S3Settings | None) -> None:
+    def __init__(self, output: str, run_id: str, fmt: str, max_rows: int, settings: S3Settings | None) -> None:
         self.output = output
         self.run_id = run_id
         self.fmt = fmt
+        self.max_rows = max_rows
         self.settings = settings
         self._rows = Metrics.counter(METRICS_NAMESPACE, "sink.rows")
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "sink.already_present")
@@ -109,30 +110,38 @@ class _WriteArticlesFn(beam.DoFn):
             self._known[partition] = ids
         return self._known[partition]
 
-    def process(self, batch: tuple[str, Iterable[Article]]) -> Iterator[dict[str, Any]]:
-        partition, batch_articles = batch
-        articles = list(batch_articles)
+    def process(self, group: tuple[str, Iterable[Article]]) -> Iterator[dict[str, Any]]:
+        partition, articles = group
         existing = self._existing_ids(partition)
-        fresh = sorted((a for a in articles if a.id not in existing), key=lambda a: a.id)
-        self._skipped.inc(len(articles) - len(fresh))
-        if not fresh:
-            return
-        shard = short_hash(*(a.id for a in fresh))
-        name = f"part-{self.run_id}-{shard}.{self.fmt}"
-        uri = join(self.output, "articles", partition, name)
+        chunk: list[Article] = []
+        # Stream through the partition so memory stays bounded by one file's rows.
+        for article in articles:
+            if article.id in existing:
+                self._skipped.inc()
+                continue
+            chunk.append(article)
+            if len(chunk) >= self.max_rows:
+                yield self._write(partition, chunk)
+                chunk = []
+        if chunk:
+            yield self._write(partition, chunk)
+
+    def _write(self, partition: str, chunk: list[Article]) -> dict[str, Any]:
+        chunk.sort(key=lambda a: a.id)
+        shard = short_hash(*(a.id for a in chunk))
+        uri = join(self.output, "articles", partition, f"part-{self.run_id}-{shard}.{self.fmt}")
         if self.fmt == "parquet":
             sink = io.BytesIO()
-            table = schema.articles_table(fresh)
-            pq.write_table(table, sink, compression="zstd", row_group_size=10_000)
+            pq.write_table(schema.articles_table(chunk), sink, compression="zstd", row_group_size=10_000)
             data = sink.getvalue()
         else:
             data = "".join(
-                json.dumps(schema.json_ready(schema.article_row(a)), ensure_ascii=False) + "\n" for a in fresh
+                json.dumps(schema.json_ready(schema.article_row(a)), ensure_ascii=False) + "\n" for a in chunk
             ).encode("utf-8")
         self.storage.write_bytes(uri, data)
-        self._rows.inc(len(fresh))
+        self._rows.inc(len(chunk))
         self._files.inc()
-        yield {"uri": uri, "rows": len(fresh), "partition": partition}
+        return {"uri": uri, "rows": len(chunk), "partition": partition}
 
 
 class _WriteDeadLettersFn(beam.DoFn):
@@ -169,16 +178,20 @@ class WriteArticles(beam.PTransform):
         return (
             articles
             | "KeyByPartition" >> beam.Map(lambda a: (article_partition(a), a))
-            | "BatchPerFile" >> beam.GroupIntoBatches(self.cfg.output.max_rows_per_file)
+            | "GroupByPartition" >> beam.GroupByKey()
             | "WriteArticleFiles"
-            >> beam.ParDo(_WriteArticlesFn(self.output, self.run_id, self.cfg.output.format, self.settings))
+            >> beam.ParDo(
+                _WriteArticlesFn(
+                    self.output, self.run_id, self.cfg.output.format, self.cfg.output.max_rows_per_file, self.settings
+                )
+            )
         )
 
 
 class WriteDeadLetters(beam.PTransform):
-    def __init__(self, output: str, run_id: str, settings: S3Settings | None, batch_size: int = 50_000) -> None:
+    def __init__(self, output: str, run_id: str, settings: S3Settings | None) -> None:
         super().__init__()
-        self.output, self.run_id, self.settings, self.batch_size = output, run_id, settings, batch_size
+        self.output, self.run_id, self.settings = output, run_id, settings
 
     def _stamp(self, letter: DeadLetter) -> tuple[str, DeadLetter]:
         out = DeadLetter()
@@ -190,7 +203,7 @@ class WriteDeadLetters(beam.PTransform):
         return (
             letters
             | "KeyByDay" >> beam.Map(self._stamp)
-            | "BatchPerFile" >> beam.GroupIntoBatches(self.batch_size)
+            | "GroupByDay" >> beam.GroupByKey()
             | "WriteDeadLetterFiles" >> beam.ParDo(_WriteDeadLettersFn(self.output, self.run_id, self.settings))
         )
 
@@ -201,3 +214,28 @@ def write_manifest(output: str, run_id: str, manifest: dict[str, Any], settings:
         uri, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode("utf-8")
     )
     return uri
+
+
+def read_articles(output: str, settings: S3Settings | None = None) -> list[dict[str, Any]]:
+    """Every article row under `output` (Parquet or JSONL), with `dt`/`lang` from the path."""
+    storage = Storage.for_uri(output, settings)
+    rows: list[dict[str, Any]] = []
+    for info in storage.list(join(output, "articles", "**", "part-*")):
+        parts = dict(p.split("=", 1) for p in info.uri.split("/") if p.startswith(("dt=", "lang=")))
+        if info.uri.endswith(".parquet"):
+            batch = read_parquet_columns(info.uri, None, settings).to_pylist()
+        else:
+            batch = [json.loads(line) for line in storage.read_bytes(info.uri).decode("utf-8").splitlines() if line]
+        for row in batch:
+            row.update(parts)
+            row["_file"] = info.uri
+        rows.extend(batch)
+    return rows
+
+
+def read_dead_letters(output: str, settings: S3Settings | None = None) -> list[dict[str, Any]]:
+    storage = Storage.for_uri(output, settings)
+    rows: list[dict[str, Any]] = []
+    for info in storage.list(join(output, "dead_letters", "**", "part-*.jsonl")):
+        rows.extend(json.loads(line) for line in storage.read_bytes(info.uri).decode("utf-8").splitlines() if line)
+    return rows

@@ -449,6 +449,11 @@ def _split_generic(lines: list[str]) -> list[ParsedArticle]:
     return [_article(content[0], content[1:], "generic")]
 
 
+def article_from_fields(title: str, body: str, page_format: str = "jsonl") -> ParsedArticle:
+    """One article whose producer already separated title and body (JSONL, feeds)."""
+    return _article(title.strip(), [line for line in _lines(body) if line], page_format)
+
+
 def split_page(text: str) -> list[ParsedArticle]:
     """Every full article of a plain-text page in order; [0] is "main", the rest "secondary".
 

@@ -30,6 +30,8 @@ def generate(out_dir: Path = OUT_DIR) -> list[Path]:
             path = out_dir / (proto.stem + suffix)
             # protoc emits absolute imports between our own modules; make them package-relative.
             text = re.sub(r"^import (\w+_pb2)", r"from . import \1", path.read_text(), flags=re.M)
+            # Classes must know their real module, or pickling them (Beam's fallback coder) fails.
+            text = re.sub(r"'(\w+_pb2)'", r"'pipeline.protos.\1'", text)
             path.write_text(text)
             generated.append(path)
     return generated

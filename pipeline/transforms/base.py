@@ -109,10 +109,10 @@ class Stage(beam.PTransform):
     The same DoFn runs outside Beam in pipeline/local.py (the bare-loop baseline and `eval seeds`).
     """
 
-    label = "Stage"
+    step = "Stage"
 
     def make_fn(self) -> StageFn:
         raise NotImplementedError
 
     def expand(self, pcoll):  # type: ignore[no-untyped-def]
-        return apply_stage(pcoll, self.label, self.make_fn())
+        return apply_stage(pcoll, self.step, self.make_fn())

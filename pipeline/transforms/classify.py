@@ -14,9 +14,8 @@ from pipeline.transforms.models import SharedModel
 class _ClassifyFn(StageFn):
     stage = "classify"
 
-    def __init__(self, threshold: float) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.threshold = threshold
         self._classifier = SharedModel("topics", TopicClassifier.load)
 
     def setup(self) -> None:
@@ -26,18 +25,13 @@ class _ClassifyFn(StageFn):
         out = Article()
         out.CopyFrom(art)
         del out.topics[:]
-        scores = self.classifier.predict(art.title, art.body)
-        kept = [t for i, t in enumerate(scores) if i == 0 or t.score >= self.threshold]
-        out.topics.extend(topic_proto(t) for t in kept)
+        # Every topic at or above the threshold tuned with the model; at least the best one.
+        out.topics.extend(topic_proto(t) for t in self.classifier.predict(art.title, art.body))
         return [out]
 
 
 class ClassifyTopics(Stage):
-    label = "ClassifyTopics"
-
-    def __init__(self, threshold: float) -> None:
-        super().__init__()
-        self.threshold = threshold
+    step = "ClassifyTopics"
 
     def make_fn(self) -> StageFn:
-        return _ClassifyFn(self.threshold)
+        return _ClassifyFn()

@@ -49,7 +49,7 @@ class _CleanFn(StageFn):
 
 
 class CleanArticles(Stage):
-    label = "CleanArticles"
+    step = "CleanArticles"
 
     def make_fn(self) -> StageFn:
         return _CleanFn()

@@ -37,7 +37,7 @@ class _EntitiesFn(StageFn):
 
 
 class TagEntities(Stage):
-    label = "TagEntities"
+    step = "TagEntities"
 
     def __init__(self, use_ner_model: bool = True) -> None:
         super().__init__()

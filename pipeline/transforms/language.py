@@ -35,7 +35,7 @@ class _LanguageFn(StageFn):
 
 
 class DetectLanguage(Stage):
-    label = "DetectLanguage"
+    step = "DetectLanguage"
 
     def __init__(self, min_confidence: float) -> None:
         super().__init__()

@@ -40,7 +40,7 @@ class _MetadataFn(StageFn):
 
 
 class ExtractMetadata(Stage):
-    label = "ExtractMetadata"
+    step = "ExtractMetadata"
 
     def __init__(self, ingested_at) -> None:  # type: ignore[no-untyped-def]
         super().__init__()

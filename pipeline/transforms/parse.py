@@ -33,7 +33,7 @@ class _ParseSplitFn(StageFn):
 class ParseAndSplit(Stage):
     """RawDocument → Article per full article on the page (teasers go to `related`)."""
 
-    label = "SplitArticles"
+    step = "SplitArticles"
 
     def make_fn(self) -> StageFn:
         return _ParseSplitFn()

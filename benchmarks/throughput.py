@@ -1,0 +1,109 @@
+"""Throughput benchmark: the Beam pipeline (DirectRunner) vs a bare Python loop over the same stage
+logic (pipeline/local.py), on N synthetic ~5 KB articles made from the seeds. Prints articles/s,
+the ratio, and peak RSS of each, all measured in this one run.
+
+    python benchmarks/throughput.py -n 10000 [--modes bare,direct,direct2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODES = {
+    "bare": "bare Python loop over pipeline/lib (same stage code)",
+    "direct": "Beam DirectRunner (in-memory, 1 worker)",
+    "direct2": "Beam DirectRunner (multi-process, 2 workers)",
+}
+
+
+def _peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)
+
+
+def run_mode(mode: str, corpus: Path, out: Path) -> dict:
+    """Runs inside a fresh subprocess so that peak RSS belongs to this mode alone."""
+    from pipeline.config import Config
+
+    files = sorted(str(p) for p in corpus.iterdir())
+    t0 = time.perf_counter()
+    if mode == "bare":
+        import pyarrow.parquet as pq
+
+        from pipeline.io.schema import articles_table
+        from pipeline.io.sources import raw_documents
+        from pipeline.io.storage import LocalStorage
+        from pipeline.local import LocalPipeline
+
+        local = LocalPipeline(Config())
+        storage = LocalStorage()
+        docs = []
+        for path in files:
+            info = storage.stat(path)
+            docs.extend(d for d in raw_documents(info, storage.read_bytes(path), Config()) if not isinstance(d, tuple))
+        articles, _ = local.process(docs)
+        out.mkdir(parents=True, exist_ok=True)
+        pq.write_table(articles_table(articles), out / "bare.parquet", compression="zstd")
+        n = len(articles)
+    else:
+        from pipeline.run import run_batch
+
+        args = [] if mode == "direct" else ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+        n = run_batch(files, str(out), Config(), args).articles
+    seconds = time.perf_counter() - t0
+    return {"mode": mode, "articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=10_000)
+    ap.add_argument("--modes", default="bare,direct")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--_mode", help=argparse.SUPPRESS)
+    ap.add_argument("--_corpus", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._mode:
+        print(json.dumps(run_mode(args._mode, args._corpus, args._out)))
+        return
+
+    from benchmarks.synth import write_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        write_corpus(corpus, args.n)
+        results = []
+        for mode in args.modes.split(","):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--_mode", mode, "--_corpus", str(corpus), "--_out", str(Path(tmp) / mode)],
+                capture_output=True, text=True, check=False,
+            )
+            if proc.returncode != 0:
+                print(f"{mode}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
+                continue
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    base = next((r for r in results if r["mode"] == "bare"), None)
+    print(f"\n{args.n} synthetic articles (~5 KB each)")
+    print(f"{'mode':<10}{'articles':>10}{'seconds':>10}{'art/s':>10}{'vs bare':>10}{'peak RSS MB':>14}")
+    for r in results:
+        ratio = f"{base['articles_per_s'] / r['articles_per_s']:.2f}x" if base else "-"
+        r["slowdown_vs_bare"] = round(base["articles_per_s"] / r["articles_per_s"], 3) if base else None
+        print(f"{r['mode']:<10}{r['articles']:>10}{r['seconds']:>10}{r['articles_per_s']:>10}{ratio:>10}{r['peak_rss_mb']:>14}")
+    if args.json:
+        args.json.write_text(json.dumps({"n": args.n, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
