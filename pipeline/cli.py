@@ -41,6 +41,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     _verbose = verbose
     level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Beam warns at import time about optional GCP client libraries newspipe does not use.
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     if verbose < 2:
         for noisy in ("apache_beam", "urllib3", "trafilatura", "htmldate"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -75,6 +77,9 @@ def run(
     output: str = typer.Option(..., "--output", "-o", help="Local folder or s3://bucket/prefix."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see config/default.yaml)."),
     format: Optional[str] = typer.Option(None, "--format", help="parquet (default) or jsonl."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Only inputs no earlier successful run committed (safe for cron/Airflow)."
+    ),
     json_summary: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-vv for Beam's)."),
@@ -101,7 +106,7 @@ def run(
             if format not in ("parquet", "jsonl"):
                 raise _fail(f"--format {format!r}: use parquet or jsonl")
             cfg = cfg.replace(output=dataclasses.replace(cfg.output, format=format))
-        summary = run_batch(input, output, cfg, ctx.args)
+        summary = run_batch(input, output, cfg, ctx.args, incremental=incremental)
     except _user_errors() as exc:
         if _verbose:
             err.print_exception()
@@ -118,6 +123,9 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     table.add_row("articles written", str(summary.articles))
     if summary.already_present:
         table.add_row("already in output", str(summary.already_present))
+    for why, n in summary.inputs_skipped.items():
+        if n:
+            table.add_row(f"inputs skipped ({why.replace('_', ' ')})", str(n))
     table.add_row("dead letters", str(summary.dead_letters))
     for reason, n in sorted(summary.dead_letters_by_reason.items()):
         table.add_row(f"  {reason}", str(n))

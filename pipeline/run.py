@@ -22,7 +22,8 @@ from pipeline.config import Config, S3Settings, s3_settings
 from pipeline.graph import RunContext, build
 from pipeline.io.sinks import write_manifest
 from pipeline.io.sources import ReadFiles, expand_inputs
-from pipeline.io.storage import ObjectInfo, S3Storage, Storage, is_s3
+from pipeline.io.ledger import Ledger
+from pipeline.io.storage import S3Storage, Storage, is_s3
 from pipeline.lib.ids import new_run_id
 from pipeline.transforms.base import METRICS_NAMESPACE
 
@@ -43,7 +44,7 @@ class RunSummary:
     seconds: float
     manifest_uri: str
     already_present: int = 0
-    files: list[str] = field(default_factory=list)
+    inputs_skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -83,34 +84,50 @@ def run_batch(
     cfg: Config,
     beam_args: Sequence[str] = (),
     *,
-    files: list[ObjectInfo] | None = None,
+    incremental: bool = False,
 ) -> RunSummary:
     """Run the batch pipeline over `inputs` into `output`; returns the summary (also in the manifest).
 
+    With `incremental`, only inputs that no earlier successful run committed are processed, and
+    concurrent runs never process the same input twice (pipeline/io/ledger.py).
     Raises InputError / StorageError / ConfigError for problems the user can fix.
     """
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
+    output = output.rstrip("/")
     settings = _settings_for([*inputs, output], cfg)
-    if is_s3(output):
-        storage = Storage.for_uri(output, settings)
-        assert isinstance(storage, S3Storage)
+    storage = Storage.for_uri(output, settings)
+    if isinstance(storage, S3Storage):
         storage.ensure_bucket(output)
-    if files is None:
-        files = expand_inputs(inputs, settings)
+    files = expand_inputs(inputs, settings)
     run_id = new_run_id(started)
-    ctx = RunContext(run_id=run_id, output=output.rstrip("/"), started_at=started, settings=settings)
+    ctx = RunContext(run_id=run_id, output=output, started_at=started, settings=settings)
+    ledger = Ledger(storage, output, run_id) if incremental else None
+    skipped: dict[str, int] = {}
+    if ledger is not None:
+        claims = ledger.claim(files)
+        skipped = {"already_committed": len(claims.done), "claimed_by_another_run": len(claims.busy)}
+        files = claims.mine
     log.info("run %s: %d input file(s) → %s", run_id, len(files), ctx.output)
 
     options = pipeline_options(cfg, beam_args)
     with_timings: dict[str, float] = {}
-    p = beam.Pipeline(options=options)
-    build(p, cfg, ReadFiles(files, cfg, settings), ctx)
+    counters: dict[str, int] = {}
     t_build = time.monotonic()
-    result = p.run()
-    result.wait_until_finish()
+    if files:
+        try:
+            p = beam.Pipeline(options=options)
+            build(p, cfg, ReadFiles(files, cfg, settings), ctx)
+            result = p.run()
+            result.wait_until_finish()
+        except BaseException:
+            if ledger is not None:
+                ledger.release(files)
+            raise
+        counters = collect_counters(result)
+        if ledger is not None:
+            ledger.commit(files)
     with_timings["pipeline_seconds"] = round(time.monotonic() - t_build, 3)
-    counters = collect_counters(result)
 
     dead_by_reason = {
         name[len("dead_letter."):]: n for name, n in counters.items() if name.startswith("dead_letter.")
@@ -118,7 +135,8 @@ def run_batch(
     seconds = round(time.monotonic() - t0, 3)
     manifest = {
         "run_id": run_id,
-        "mode": "batch",
+        "mode": "incremental" if incremental else "batch",
+        "inputs_skipped": skipped,
         "started_at": started.isoformat(),
         "finished_at": datetime.now(timezone.utc).isoformat(),
         "output": ctx.output,
@@ -153,4 +171,5 @@ def run_batch(
         seconds=seconds,
         manifest_uri=manifest_uri,
         already_present=counters.get("sink.already_present", 0),
+        inputs_skipped=skipped,
     )
