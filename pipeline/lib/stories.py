@@ -1,0 +1,274 @@
+"""Same-story clustering: near-duplicates and reports of one event from different outlets.
+
+Each article becomes a set of content-word stems of its match form (stop words dropped, Arabic
+clitics stripped, so that two outlets' wordings of one event overlap), summarised by a MinHash.
+An LSH index finds candidate pairs; a pair is the same story when
+
+* its estimated Jaccard similarity is high (`threshold`: rewrites and syndicated copies), or
+* the similarity is moderate (`related_threshold`), the entity sets overlap strongly, and the two
+  were published within `max_gap` of each other (same event, told differently).
+
+Stories are connected components of those pairs. A story's id is a hash of the smallest article
+id that ever joined it, so it does not depend on the order articles arrive in (a Beam bundle's
+order varies between runs).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from pipeline.lib.arabic import HARAKAT, TATWEEL, match_form
+
+
+# Stop words in match form (alef/yeh/teh-marbuta folded: "الى" covers إلى, "هذه" covers هذة).
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ARABIC_STOP = frozenset(
+    match_form(w)
+    for w in _words(
+        "في من على إلى الى عن مع أن إن أنه إنه كان كانت يكون قد لقد لم لن لا ما ماذا هل بين بعد "
+        "قبل حتى أو ثم كما التي الذي الذين اللذين اللتين هذا هذه ذلك تلك هؤلاء هناك هنا هو هي هم "
+        "نحن أنا كل بعض غير عند عندما حيث منذ خلال ضد لدى لكن ولكن إذا اذا أي أيضا أيضاً فقط "
+        "قال وقال قالت وقالت أكد وأكد أضاف وأضاف أشار وأشار مشيرا مشيراً أعلن وأعلن ذكر وذكر "
+        "اليوم أمس الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت يوم وفق وفقا وفقاً "
+        "إطار اطار نحو حول عبر دون تم يتم جرى وقت سابق الماضي المقبل الجاري الشهر العام عام "
+        "له لها لهم به بها بهم فيه فيها منه منها عليه عليها إليه اليه وهو وهي وكان وفي ومن "
+        "رويترز فرانس برس أ.ف.ب وكالة وكالات"
+    )
+)
+_LATIN_STOP = _words(
+    "the a an of to in on at for from by with and or but is are was were be been has have had "
+    "it its this that these those as not no he she they we you said says will would can could "
+    "le la les un une des du de et en au aux pour par sur dans est sont a été qui que il elle"
+)
+# Light stemming in the style of Larkey's light10, in match form: one conjunction (و/ف), then
+# the article with an optional preposition; enclitic pronouns and plural/feminine endings. Bare
+# ب/ل/ك are not stripped: too many names start with them (بوتين, لافروف). A stem keeps at least
+# MIN_STEM letters so short roots survive.
+_CONJUNCTIONS = ("و", "ف")
+_ARTICLES = ("بال", "كال", "لل", "ال")
+_SUFFIXES = ("هما", "كما", "ات", "ون", "ين", "ان", "ها", "هم", "كم", "نا", "يه", "ه", "ي")
+MIN_STEM = 3
+_WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    # Cached: news vocabulary repeats heavily and stemming is the hot loop of content_stems.
+    if word[:1] in _CONJUNCTIONS and len(word) - 1 >= MIN_STEM and word[1:] not in _ARABIC_STOP:
+        word = word[1:]
+    for article in _ARTICLES:
+        if word.startswith(article) and len(word) - len(article) >= MIN_STEM:
+            word = word[len(article) :]
+            break
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_stems(text: str) -> set[str]:
+    """Content-word stems of `text` in match form: what two outlets' versions of a story share."""
+    # match_form of the distinct words only (one translate over far fewer characters than the
+    # text); the word pattern already skips the invisible controls clean_text would remove.
+    words = set(_WORD.findall(HARAKAT.sub("", text.replace(TATWEEL, ""))))
+    stems = set()
+    for word in match_form("\n".join(words)).split("\n"):
+        if len(word) < 2 or word in _ARABIC_STOP or word in _LATIN_STOP:
+            continue
+        stem = _stem(word)
+        if stem not in _ARABIC_STOP:
+            stems.add(stem)
+    return stems
+
+
+def _normalise_keys(keys: Iterable[str]) -> frozenset[str]:
+    return frozenset(k.strip().casefold() for k in keys if k and k.strip())
+
+
+def story_id_for(article_id: str) -> str:
+    """The id of a story whose smallest member id is `article_id`."""
+    return "story-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+
+
+class StoryClusterer:
+    """Incremental same-story clustering with bounded memory (see module doc for the rule)."""
+
+    # (permutations, scheme) per num_perm: generating permutations costs more than hashing an article.
+    _permutations: ClassVar[dict[int, tuple[object, str]]] = {}
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        num_perm: int = 128,
+        max_items: int | None = None,
+        *,
+        related_threshold: float = 0.2,
+        min_shared_entities: int = 3,
+        min_entity_overlap: float = 0.5,
+        max_gap: timedelta = timedelta(days=3),
+    ) -> None:
+        # Imported here: datasketch pulls in numpy/scipy, which a lib import must not pay for.
+        from datasketch import MinHash, MinHashLSH
+
+        self.threshold = threshold
+        self.related_threshold = related_threshold
+        self.min_shared_entities = min_shared_entities
+        self.min_entity_overlap = min_entity_overlap
+        self.max_gap = max_gap
+        self.num_perm = num_perm
+        self.max_items = max_items
+        self._MinHash = MinHash
+        if num_perm not in self._permutations:
+            template = MinHash(num_perm=num_perm, seed=1)
+            self._permutations[num_perm] = (template.permutations, template.scheme)
+        # Candidates: LSH finds near-duplicates (its threshold a little under `threshold` so pairs
+        # near the boundary are still checked); an entity inverted index finds same-event pairs,
+        # which need shared entities anyway. A low-threshold LSH would instead return a large
+        # share of the index for every query (common news words), i.e. quadratic time.
+        self._lsh = MinHashLSH(threshold=max(threshold - 0.1, 0.05), num_perm=num_perm)
+        self._postings: dict[str, set[str]] = {}
+        self._items: OrderedDict[str, tuple[object, frozenset[str], datetime | None]] = OrderedDict()
+        self._parent: dict[str, str] = {}
+        self._members: dict[str, set[str]] = {}  # root -> live members
+        self._smallest: dict[str, str] = {}  # root -> smallest id that ever joined the story
+
+    # --- public API -----------------------------------------------------------------------
+
+    def add(self, article_id: str, text: str, entity_keys: set[str], published: datetime | None) -> str:
+        """Index an article and return its story id as of now (a later bridge may merge stories)."""
+        if article_id in self._items:
+            return self.story_of(article_id)
+        minhash = self._minhash(content_stems(text))
+        entities = _normalise_keys(entity_keys)
+        self._parent[article_id] = article_id
+        self._members[article_id] = {article_id}
+        self._smallest[article_id] = article_id
+        for other in sorted(self._candidates(minhash, entities)):
+            if self._same_story(minhash, entities, published, *self._items[other]):
+                self._union(article_id, other)
+        self._lsh.insert(article_id, minhash)
+        for key in entities:
+            self._postings.setdefault(key, set()).add(article_id)
+        self._items[article_id] = (minhash, entities, published)
+        if self.max_items is not None:
+            while len(self._items) > self.max_items:
+                self._evict(next(iter(self._items)))
+        return self.story_of(article_id)
+
+    def story_of(self, article_id: str) -> str:
+        """Story id of an indexed (not yet evicted) article; KeyError otherwise."""
+        return story_id_for(self._smallest[self._find(article_id)])
+
+    def similarity(self, a: str, b: str) -> float:
+        """Estimated Jaccard similarity of two indexed articles' content stems."""
+        return float(self._items[a][0].jaccard(self._items[b][0]))  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _candidates(self, minhash: object, entities: frozenset[str]) -> set[str]:
+        candidates = set(self._lsh.query(minhash))
+        if len(entities) >= self.min_shared_entities:
+            shared: Counter[str] = Counter()
+            for key in entities:
+                shared.update(self._postings.get(key, ()))
+            candidates.update(other for other, n in shared.items() if n >= self.min_shared_entities)
+        return candidates
+
+    def _minhash(self, stems: set[str]) -> object:
+        permutations, scheme = self._permutations[self.num_perm]
+        minhash = self._MinHash(num_perm=self.num_perm, permutations=permutations, scheme=scheme)
+        if stems:
+            minhash.update_batch([s.encode("utf-8") for s in sorted(stems)])
+        return minhash
+
+    def _same_story(
+        self,
+        minhash: object,
+        entities: frozenset[str],
+        published: datetime | None,
+        other_minhash: object,
+        other_entities: frozenset[str],
+        other_published: datetime | None,
+    ) -> bool:
+        similarity = minhash.jaccard(other_minhash)  # type: ignore[attr-defined]
+        if similarity >= self.threshold:
+            return True
+        if similarity < self.related_threshold:
+            return False
+        shared = len(entities & other_entities)
+        smaller = min(len(entities), len(other_entities))
+        if shared < self.min_shared_entities or shared < self.min_entity_overlap * smaller:
+            return False
+        if published is not None and other_published is not None:
+            return abs(_aware(published) - _aware(other_published)) <= self.max_gap
+        return True
+
+    def _find(self, article_id: str) -> str:
+        parent = self._parent
+        root = article_id
+        while parent[root] != root:
+            root = parent[root]
+        while parent[article_id] != root:  # path compression
+            parent[article_id], article_id = root, parent[article_id]
+        return root
+
+    def _union(self, a: str, b: str) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra == rb:
+            return
+        if len(self._members[ra]) < len(self._members[rb]):
+            ra, rb = rb, ra
+        self._parent[rb] = ra
+        self._members[ra] |= self._members.pop(rb)
+        self._smallest[ra] = min(self._smallest[ra], self._smallest.pop(rb))
+
+    def _evict(self, article_id: str) -> None:
+        _, entities, _ = self._items.pop(article_id)
+        self._lsh.remove(article_id)
+        for key in entities:
+            posting = self._postings[key]
+            posting.discard(article_id)
+            if not posting:
+                del self._postings[key]
+        root = self._find(article_id)
+        members = self._members[root]
+        members.discard(article_id)
+        smallest = self._smallest.pop(root)
+        if not members:
+            del self._members[root]
+        else:
+            # Re-root the survivors flat, keeping the story's id (its smallest-ever member).
+            new_root = min(members)
+            for member in members:
+                self._parent[member] = new_root
+            if new_root != root:
+                self._members[new_root] = self._members.pop(root)
+            self._smallest[new_root] = smallest
+        del self._parent[article_id]
+
+
+def _aware(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC so naive and aware values compare.
+    from datetime import timezone
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def cluster_stories(items: list[tuple[str, str, set[str], datetime | None]], **kw: object) -> dict[str, str]:
+    """article id -> story id for a batch; the same for any order of `items` (kw: StoryClusterer's)."""
+    clusterer = StoryClusterer(**kw)  # type: ignore[arg-type]
+    for article_id, text, entity_keys, published in sorted(items, key=lambda item: item[0]):
+        clusterer.add(article_id, text, entity_keys, published)
+    return {article_id: clusterer.story_of(article_id) for article_id, *_ in items}
