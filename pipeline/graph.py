@@ -18,6 +18,7 @@ from pipeline.transforms.dedupe import Deduplicate
 from pipeline.transforms.entities import TagEntities
 from pipeline.transforms.language import DetectLanguage
 from pipeline.transforms.metadata import ExtractMetadata
+from pipeline.transforms.stories import AssignStories
 from pipeline.transforms.parse import ParseAndSplit
 
 
@@ -65,7 +66,10 @@ class Enrich(beam.PTransform):
         for stage in enrichment_stages(self.cfg, self.ingested_at):
             articles, stage_dead = articles | stage.step >> stage
             dead.append(stage_dead)
-        articles = articles | "Dedupe" >> Deduplicate() | "StampVersion" >> beam.Map(stamp_version)
+        articles = articles | "Dedupe" >> Deduplicate()
+        if self.cfg.enrich.stories:
+            articles = articles | "Stories" >> AssignStories()
+        articles = articles | "StampVersion" >> beam.Map(stamp_version)
         return articles, dead
 
 

@@ -16,13 +16,16 @@ from pipeline.config import Config
 from pipeline.graph import enrichment_stages, stamp_version
 from pipeline.protos.article_pb2 import Article, RawDocument
 from pipeline.protos.dead_letter_pb2 import DeadLetter
+from pipeline.lib.stories import StoryClusterer, cluster_signatures
 from pipeline.transforms.dedupe import first_of_id, mark_copies
+from pipeline.transforms.stories import story_item, with_story
 
 
 class LocalPipeline:
     """Loads every model once, then `process(docs)` runs parse → classify → dedupe in-process."""
 
     def __init__(self, cfg: Config, ingested_at: datetime | None = None) -> None:
+        self.cfg = cfg
         self.fns = [stage.make_fn() for stage in enrichment_stages(cfg, ingested_at or datetime.now(timezone.utc))]
         for fn in self.fns:
             fn.setup()
@@ -48,7 +51,16 @@ class LocalPipeline:
             a, d = self.enrich(doc)
             articles += a
             dead += d
-        return dedupe(articles), dead
+        articles = dedupe(articles)
+        if self.cfg.enrich.stories:
+            articles = assign_stories(articles)
+        return [stamp_version(a) for a in articles], dead
+
+
+def assign_stories(articles: list[Article]) -> list[Article]:
+    clusterer = StoryClusterer()
+    stories = cluster_signatures([story_item(clusterer, a) for a in articles])
+    return [with_story(a, stories[a.id]) for a in articles]
 
 
 def dedupe(articles: list[Article]) -> list[Article]:
@@ -61,5 +73,5 @@ def dedupe(articles: list[Article]) -> list[Article]:
             by_content[a.content_hash].append(a)
     out: list[Article] = []
     for item in by_content.items():
-        out.extend(stamp_version(a) for a in mark_copies(item))
+        out.extend(mark_copies(item))
     return out

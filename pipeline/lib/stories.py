@@ -130,6 +130,7 @@ class StoryClusterer:
         if num_perm not in self._permutations:
             template = MinHash(num_perm=num_perm, seed=1)
             self._permutations[num_perm] = (template.permutations, template.scheme)
+        self._signature_dtype = MinHash(num_perm=1, seed=1, scheme=self._permutations[num_perm][1]).hashvalues.dtype
         # Candidates: LSH finds near-duplicates (its threshold a little under `threshold` so pairs
         # near the boundary are still checked); an entity inverted index finds same-event pairs,
         # which need shared entities anyway. A low-threshold LSH would instead return a large
@@ -145,9 +146,26 @@ class StoryClusterer:
 
     def add(self, article_id: str, text: str, entity_keys: set[str], published: datetime | None) -> str:
         """Index an article and return its story id as of now (a later bridge may merge stories)."""
+        return self.add_signature(article_id, self.signature(text), entity_keys, published)
+
+    def signature(self, text: str) -> bytes:
+        """The article's MinHash as bytes: compute it where the text is (in parallel), and send
+        only this (1 KiB at 128 permutations) to the place that clusters."""
+        return self._minhash(content_stems(text)).hashvalues.tobytes()  # type: ignore[attr-defined]
+
+    def add_signature(
+        self, article_id: str, signature: bytes, entity_keys: set[str], published: datetime | None
+    ) -> str:
+        """`add` for a precomputed `signature`."""
         if article_id in self._items:
             return self.story_of(article_id)
-        minhash = self._minhash(content_stems(text))
+        import numpy as np
+
+        permutations, scheme = self._permutations[self.num_perm]
+        minhash = self._MinHash(
+            num_perm=self.num_perm, permutations=permutations, scheme=scheme,
+            hashvalues=np.frombuffer(signature, dtype=self._signature_dtype).copy(),
+        )
         entities = _normalise_keys(entity_keys)
         self._parent[article_id] = article_id
         self._members[article_id] = {article_id}
@@ -271,4 +289,14 @@ def cluster_stories(items: list[tuple[str, str, set[str], datetime | None]], **k
     clusterer = StoryClusterer(**kw)  # type: ignore[arg-type]
     for article_id, text, entity_keys, published in sorted(items, key=lambda item: item[0]):
         clusterer.add(article_id, text, entity_keys, published)
+    return {article_id: clusterer.story_of(article_id) for article_id, *_ in items}
+
+
+def cluster_signatures(
+    items: list[tuple[str, bytes, set[str], datetime | None]], **kw: object
+) -> dict[str, str]:
+    """`cluster_stories` over precomputed signatures (StoryClusterer.signature); order-independent."""
+    clusterer = StoryClusterer(**kw)  # type: ignore[arg-type]
+    for article_id, signature, entity_keys, published in sorted(items, key=lambda item: item[0]):
+        clusterer.add_signature(article_id, signature, entity_keys, published)
     return {article_id: clusterer.story_of(article_id) for article_id, *_ in items}
