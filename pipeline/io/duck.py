@@ -25,10 +25,11 @@ import json
 import re
 import unicodedata
 import urllib.parse
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -283,6 +284,8 @@ def connect(output: str, settings: S3Settings | None = None, *, s3_mode: S3Mode 
     con = duckdb.connect(":memory:")
     # A query touching s3:// must never make DuckDB try to download httpfs behind our back.
     con.execute("SET autoinstall_known_extensions = false")
+    # Timestamps are stored in UTC and partitions are UTC days: show them so, whatever the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
 
     native = not is_s3(output) and s3_mode != "arrow"
     if is_s3(output) and s3_mode != "arrow":
@@ -321,6 +324,19 @@ def connect(output: str, settings: S3Settings | None = None, *, s3_mode: S3Mode 
     con.register("_runs_arrow", _runs_table(manifests))
     con.execute("CREATE VIEW runs AS SELECT * FROM _runs_arrow")
     return con
+
+
+def restrict_to_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Narrow articles, dead_letters and runs to what run `run_id` wrote (entities/topics follow).
+
+    The full views stay available as all_articles, all_dead_letters and all_runs. Note that a re-run
+    over the same input writes no articles (they are already present), so its view is mostly empty.
+    """
+    for view in ("articles", "dead_letters", "runs"):
+        con.execute(f"ALTER VIEW {view} RENAME TO all_{view}")
+        # entities/topics name `articles`; DuckDB binds view names at query time, so they now see the run only.
+        # (A view cannot hold a bound parameter, hence the quoted literal.)
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM all_{view} WHERE run_id = {_sql_str(run_id)}")
 
 
 # ---------------------------------------------------------------------------------------------
