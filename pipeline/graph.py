@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from pipeline import __version__
 from pipeline.config import Config, S3Settings
 from pipeline.io.sinks import WriteArticles, WriteDeadLetters
+from pipeline.io.sources import ReadFile
 from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import Stage
 from pipeline.transforms.classify import ClassifyTopics
@@ -19,6 +21,7 @@ from pipeline.transforms.entities import TagEntities
 from pipeline.transforms.language import DetectLanguage
 from pipeline.transforms.metadata import ExtractMetadata
 from pipeline.transforms.stories import AssignStories
+from pipeline.transforms.windowing import FlushDeadLetters, WindowByEventTime
 from pipeline.transforms.parse import ParseAndSplit
 
 
@@ -74,9 +77,29 @@ class Enrich(beam.PTransform):
 
 
 def build(p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContext) -> None:
-    """Wire source → enrichment → sinks onto `p`."""
+    """Batch: files → enrichment → sinks."""
     docs, read_dead = p | "Read" >> source
     articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at)
     all_dead = [read_dead, *dead] | "AllDeadLetters" >> beam.Flatten()
+    articles | "WriteArticles" >> WriteArticles(ctx.output, ctx.run_id, cfg, ctx.settings)
+    all_dead | "WriteDeadLetters" >> WriteDeadLetters(ctx.output, ctx.run_id, ctx.settings)
+
+
+def build_streaming(
+    p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContext, window_seconds: int, lateness_seconds: int
+) -> None:
+    """Streaming: timestamped file refs → event-time windows → the same enrichment → windowed sinks.
+
+    Windowing comes first so that every grouping downstream (dedupe, stories, sinks) is per window.
+    """
+    refs = p | "Replay" >> source
+    windowed, too_late = refs | "Window" >> WindowByEventTime(window_seconds, lateness_seconds)
+    docs, read_dead = windowed | "ReadFile" >> ReadFile(cfg, ctx.settings)
+    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at)
+    unwindowed = [
+        pc | f"UnwindowDeadLetters{i}" >> beam.WindowInto(GlobalWindows())
+        for i, pc in enumerate([too_late, read_dead, *dead])
+    ]
+    all_dead = unwindowed | "AllDeadLetters" >> beam.Flatten() | "FlushDeadLetters" >> FlushDeadLetters()
     articles | "WriteArticles" >> WriteArticles(ctx.output, ctx.run_id, cfg, ctx.settings)
     all_dead | "WriteDeadLetters" >> WriteDeadLetters(ctx.output, ctx.run_id, ctx.settings)

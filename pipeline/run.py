@@ -10,8 +10,8 @@ import platform
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
@@ -19,11 +19,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__
 from pipeline.config import Config, S3Settings, s3_settings
-from pipeline.graph import RunContext, build
-from pipeline.io.sinks import write_manifest
-from pipeline.io.sources import ReadFiles, expand_inputs
+from pipeline.graph import RunContext, build, build_streaming
 from pipeline.io.ledger import Ledger
-from pipeline.io.storage import S3Storage, Storage, is_s3
+from pipeline.io.replay import ReplayFiles, plan_replay
+from pipeline.io.sinks import window_counts, write_manifest
+from pipeline.io.sources import ReadFiles, expand_inputs
+from pipeline.io.storage import ObjectInfo, S3Storage, Storage, is_s3
 from pipeline.lib.ids import new_run_id
 from pipeline.transforms.base import METRICS_NAMESPACE
 
@@ -78,6 +79,107 @@ def _settings_for(uris: Sequence[str], cfg: Config) -> S3Settings | None:
     return s3_settings(cfg) if any(is_s3(u) for u in uris) else None
 
 
+@dataclass
+class _Run:
+    """What every kind of run sets up before its pipeline and reports after it."""
+
+    cfg: Config
+    ctx: RunContext
+    storage: Storage
+    options: PipelineOptions
+    mode: str
+    t0: float
+    files: list[ObjectInfo] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, inputs: Sequence[str], output: str, cfg: Config, beam_args: Sequence[str], mode: str) -> "_Run":
+        started = datetime.now(timezone.utc)
+        output = output.rstrip("/")
+        settings = _settings_for([*inputs, output], cfg)
+        storage = Storage.for_uri(output, settings)
+        if isinstance(storage, S3Storage):
+            storage.ensure_bucket(output)
+        ctx = RunContext(run_id=new_run_id(started), output=output, started_at=started, settings=settings)
+        run = cls(cfg, ctx, storage, pipeline_options(cfg, beam_args), mode, time.monotonic())
+        run.files = expand_inputs(inputs, settings)
+        return run
+
+    def execute(self, wire: Callable[[beam.Pipeline], None], log_every: float = 0.0) -> dict[str, int]:
+        """Build with `wire`, run to the end, return the counters (logged every `log_every` s if > 0)."""
+        log.info("run %s (%s): %d input file(s) → %s", self.ctx.run_id, self.mode, len(self.files), self.ctx.output)
+        p = beam.Pipeline(options=self.options)
+        wire(p)
+        result = p.run()
+        if log_every > 0:
+            _log_progress_until_done(result, log_every)
+        result.wait_until_finish()
+        return collect_counters(result)
+
+    def finish(self, counters: dict[str, int], pipeline_seconds: float) -> RunSummary:
+        dead_by_reason = {
+            name[len("dead_letter."):]: n for name, n in counters.items() if name.startswith("dead_letter.")
+        }
+        seconds = round(time.monotonic() - self.t0, 3)
+        ctx, cfg = self.ctx, self.cfg
+        manifest = {
+            "run_id": ctx.run_id,
+            "mode": self.mode,
+            "inputs_skipped": self.skipped,
+            "started_at": ctx.started_at.isoformat(),
+            "finished_at": datetime.now(timezone.utc).isoformat(),
+            "output": ctx.output,
+            "inputs": [{"uri": f.uri, "size": f.size, "fingerprint": f.fingerprint} for f in self.files],
+            "counts": {
+                "input_files": len(self.files),
+                "articles_written": counters.get("sink.rows", 0),
+                "articles_already_present": counters.get("sink.already_present", 0),
+                "dead_letters": sum(dead_by_reason.values()),
+                "per_stage": {k: v for k, v in counters.items() if not k.startswith("dead_letter.")},
+            },
+            "dead_letters_by_reason": dead_by_reason,
+            "versions": {
+                "newspipe": __version__,
+                "apache_beam": beam.__version__,
+                "python": platform.python_version(),
+                "runner": self.options.get_all_options().get("runner"),
+            },
+            "config": {"runner": cfg.runner, "format": cfg.output.format, "language": cfg.language.__dict__,
+                       "enrich": cfg.enrich.__dict__},
+            "timings": {"pipeline_seconds": round(pipeline_seconds, 3), "total_seconds": seconds},
+            **self.extra,
+        }
+        manifest_uri = write_manifest(ctx.output, ctx.run_id, manifest, ctx.settings)
+        return RunSummary(
+            run_id=ctx.run_id,
+            output=ctx.output,
+            inputs=len(self.files),
+            articles=counters.get("sink.rows", 0),
+            dead_letters=sum(dead_by_reason.values()),
+            dead_letters_by_reason=dead_by_reason,
+            counters=counters,
+            seconds=seconds,
+            manifest_uri=manifest_uri,
+            already_present=counters.get("sink.already_present", 0),
+            inputs_skipped=self.skipped,
+        )
+
+
+def _log_progress_until_done(result: Any, every: float) -> None:
+    """Log the stage counters every `every` seconds while a (streaming) job runs."""
+    from apache_beam.runners.runner import PipelineState
+
+    while not PipelineState.is_terminal(result.state):
+        time.sleep(every)
+        try:
+            counters = collect_counters(result)
+        except Exception:  # noqa: BLE001 - progress is best effort
+            continue
+        shown = ", ".join(f"{k}={v}" for k, v in counters.items() if k.endswith((".out", "rows", "dead_letters")))
+        log.info("progress: %s", shown or "starting")
+
+
 def run_batch(
     inputs: Sequence[str],
     output: str,
@@ -92,84 +194,54 @@ def run_batch(
     concurrent runs never process the same input twice (pipeline/io/ledger.py).
     Raises InputError / StorageError / ConfigError for problems the user can fix.
     """
-    started = datetime.now(timezone.utc)
-    t0 = time.monotonic()
-    output = output.rstrip("/")
-    settings = _settings_for([*inputs, output], cfg)
-    storage = Storage.for_uri(output, settings)
-    if isinstance(storage, S3Storage):
-        storage.ensure_bucket(output)
-    files = expand_inputs(inputs, settings)
-    run_id = new_run_id(started)
-    ctx = RunContext(run_id=run_id, output=output, started_at=started, settings=settings)
-    ledger = Ledger(storage, output, run_id) if incremental else None
-    skipped: dict[str, int] = {}
+    run = _Run.start(inputs, output, cfg, beam_args, "incremental" if incremental else "batch")
+    ledger = Ledger(run.storage, run.ctx.output, run.ctx.run_id) if incremental else None
     if ledger is not None:
-        claims = ledger.claim(files)
-        skipped = {"already_committed": len(claims.done), "claimed_by_another_run": len(claims.busy)}
-        files = claims.mine
-    log.info("run %s: %d input file(s) → %s", run_id, len(files), ctx.output)
-
-    options = pipeline_options(cfg, beam_args)
-    with_timings: dict[str, float] = {}
+        claims = ledger.claim(run.files)
+        run.skipped = {"already_committed": len(claims.done), "claimed_by_another_run": len(claims.busy)}
+        run.files = claims.mine
     counters: dict[str, int] = {}
-    t_build = time.monotonic()
-    if files:
+    t_pipeline = time.monotonic()
+    if run.files:
         try:
-            p = beam.Pipeline(options=options)
-            build(p, cfg, ReadFiles(files, cfg, settings), ctx)
-            result = p.run()
-            result.wait_until_finish()
+            counters = run.execute(lambda p: build(p, cfg, ReadFiles(run.files, cfg, run.ctx.settings), run.ctx))
         except BaseException:
             if ledger is not None:
-                ledger.release(files)
+                ledger.release(run.files)
             raise
-        counters = collect_counters(result)
         if ledger is not None:
-            ledger.commit(files)
-    with_timings["pipeline_seconds"] = round(time.monotonic() - t_build, 3)
+            ledger.commit(run.files)
+    return run.finish(counters, time.monotonic() - t_pipeline)
 
-    dead_by_reason = {
-        name[len("dead_letter."):]: n for name, n in counters.items() if name.startswith("dead_letter.")
-    }
-    seconds = round(time.monotonic() - t0, 3)
-    manifest = {
-        "run_id": run_id,
-        "mode": "incremental" if incremental else "batch",
-        "inputs_skipped": skipped,
-        "started_at": started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
-        "output": ctx.output,
-        "inputs": [{"uri": f.uri, "size": f.size, "fingerprint": f.fingerprint} for f in files],
-        "counts": {
-            "input_files": len(files),
-            "articles_written": counters.get("sink.rows", 0),
-            "articles_already_present": counters.get("sink.already_present", 0),
-            "dead_letters": sum(dead_by_reason.values()),
-            "per_stage": {k: v for k, v in counters.items() if not k.startswith("dead_letter.")},
-        },
-        "dead_letters_by_reason": dead_by_reason,
-        "versions": {
-            "newspipe": __version__,
-            "apache_beam": beam.__version__,
-            "python": platform.python_version(),
-            "runner": options.get_all_options().get("runner"),
-        },
-        "config": {"runner": cfg.runner, "format": cfg.output.format, "language": cfg.language.__dict__,
-                   "enrich": cfg.enrich.__dict__},
-        "timings": {**with_timings, "total_seconds": seconds},
-    }
-    manifest_uri = write_manifest(ctx.output, run_id, manifest, settings)
-    return RunSummary(
-        run_id=run_id,
-        output=ctx.output,
-        inputs=len(files),
-        articles=counters.get("sink.rows", 0),
-        dead_letters=sum(dead_by_reason.values()),
-        dead_letters_by_reason=dead_by_reason,
-        counters=counters,
-        seconds=seconds,
-        manifest_uri=manifest_uri,
-        already_present=counters.get("sink.already_present", 0),
-        inputs_skipped=skipped,
+
+def run_replay(
+    inputs: Sequence[str],
+    output: str,
+    cfg: Config,
+    beam_args: Sequence[str] = (),
+    *,
+    rate: float | None = None,
+    speedup: float | None = None,
+    window_seconds: int = 60,
+    lateness_seconds: int = 600,
+    loop: bool = False,
+    synthetic_interval: timedelta = timedelta(hours=1),
+    log_every: float = 10.0,
+) -> RunSummary:
+    """Replay files as a stream with event time into windowed output (Beam streaming mode)."""
+    run = _Run.start(inputs, output, cfg, [*beam_args, "--streaming"], "replay")
+    plan = plan_replay(
+        run.files, Storage.for_uri(run.files[0].uri, run.ctx.settings), cfg,
+        rate=rate, speedup=speedup, synthetic_interval=synthetic_interval,
     )
+    t_pipeline = time.monotonic()
+    counters = run.execute(
+        lambda p: build_streaming(p, cfg, ReplayFiles(plan, loop), run.ctx, window_seconds, lateness_seconds),
+        log_every=log_every,
+    )
+    run.extra = {
+        "replay": {"window_seconds": window_seconds, "allowed_lateness_seconds": lateness_seconds,
+                   "rate": rate, "speedup": speedup, "loop": loop},
+        "windows": window_counts(run.storage, run.ctx.output, run.ctx.run_id, run.ctx.settings),
+    }
+    return run.finish(counters, time.monotonic() - t_pipeline)

@@ -22,6 +22,8 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import IntervalWindow
+from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from pipeline.config import Config, S3Settings
 from pipeline.io import schema
@@ -110,9 +112,15 @@ class _WriteArticlesFn(beam.DoFn):
             self._known[partition] = ids
         return self._known[partition]
 
-    def process(self, group: tuple[str, Iterable[Article]]) -> Iterator[dict[str, Any]]:
+    def process(
+        self,
+        group: tuple[str, Iterable[Article]],
+        window=beam.DoFn.WindowParam,
+        pane=beam.DoFn.PaneInfoParam,
+    ) -> Iterator[dict[str, Any]]:
         partition, articles = group
         existing = self._existing_ids(partition)
+        prefix = f"part-{self.run_id}-" + window_tag(window, pane)
         chunk: list[Article] = []
         # Stream through the partition so memory stays bounded by one file's rows.
         for article in articles:
@@ -121,15 +129,15 @@ class _WriteArticlesFn(beam.DoFn):
                 continue
             chunk.append(article)
             if len(chunk) >= self.max_rows:
-                yield self._write(partition, chunk)
+                yield self._write(partition, prefix, chunk)
                 chunk = []
         if chunk:
-            yield self._write(partition, chunk)
+            yield self._write(partition, prefix, chunk)
 
-    def _write(self, partition: str, chunk: list[Article]) -> dict[str, Any]:
+    def _write(self, partition: str, prefix: str, chunk: list[Article]) -> dict[str, Any]:
         chunk.sort(key=lambda a: a.id)
         shard = short_hash(*(a.id for a in chunk))
-        uri = join(self.output, "articles", partition, f"part-{self.run_id}-{shard}.{self.fmt}")
+        uri = join(self.output, "articles", partition, f"{prefix}{shard}.{self.fmt}")
         if self.fmt == "parquet":
             sink = io.BytesIO()
             pq.write_table(schema.articles_table(chunk), sink, compression="zstd", row_group_size=10_000)
@@ -144,6 +152,17 @@ class _WriteArticlesFn(beam.DoFn):
         return {"uri": uri, "rows": len(chunk), "partition": partition}
 
 
+def window_tag(window: Any, pane: Any) -> str:
+    """'' in batch; in streaming 'w<window start>-p<pane index>[-late]-' so every firing of every
+    window writes its own files and late panes are visible in the name."""
+    if not isinstance(window, IntervalWindow):
+        return ""
+    start = window.start.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
+    late = "-late" if pane is not None and pane.timing == PaneInfoTiming.LATE else ""
+    index = pane.index if pane is not None else 0
+    return f"w{start}-p{index}{late}-"
+
+
 class _WriteDeadLettersFn(beam.DoFn):
     def __init__(self, output: str, run_id: str, settings: S3Settings | None) -> None:
         self.output = output
@@ -154,19 +173,27 @@ class _WriteDeadLettersFn(beam.DoFn):
     def setup(self) -> None:
         self.storage = Storage.for_uri(self.output, self.settings)
 
-    def process(self, batch: tuple[str, Iterable[DeadLetter]]) -> Iterator[dict[str, Any]]:
+    def process(self, batch: tuple[str, Iterable[DeadLetter]], pane=beam.DoFn.PaneInfoParam) -> Iterator[dict[str, Any]]:
         dt, letters = batch
         rows = sorted(
             (schema.json_ready(schema.dead_letter_row(d)) for d in letters),
             key=lambda r: (r["source_uri"], r["line"], r["stage"], r["reason"]),
         )
         shard = short_hash(*(f"{r['source_uri']}:{r['line']}:{r['stage']}" for r in rows))
-        uri = join(self.output, "dead_letters", dt, f"part-{self.run_id}-{shard}.jsonl")
+        index = f"p{pane.index}-" if pane is not None and pane.index else ""
+        uri = join(self.output, "dead_letters", dt, f"part-{self.run_id}-{index}{shard}.jsonl")
         self.storage.write_bytes(
             uri, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
         )
         self._rows.inc(len(rows))
         yield {"uri": uri, "rows": len(rows), "partition": dt}
+
+
+def _key_by_partition(a: Article, window: Any = beam.DoFn.WindowParam) -> tuple[str, Article]:
+    if isinstance(window, IntervalWindow):  # streaming: the event-time window's day
+        day = window.start.to_utc_datetime().strftime("%Y-%m-%d")
+        return f"dt={day}/lang={partition_language(a.language)}", a
+    return article_partition(a), a
 
 
 class WriteArticles(beam.PTransform):
@@ -177,7 +204,7 @@ class WriteArticles(beam.PTransform):
     def expand(self, articles):  # type: ignore[no-untyped-def]
         return (
             articles
-            | "KeyByPartition" >> beam.Map(lambda a: (article_partition(a), a))
+            | "KeyByPartition" >> beam.Map(_key_by_partition)
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteArticleFiles"
             >> beam.ParDo(
@@ -239,3 +266,21 @@ def read_dead_letters(output: str, settings: S3Settings | None = None) -> list[d
     for info in storage.list(join(output, "dead_letters", "**", "part-*.jsonl")):
         rows.extend(json.loads(line) for line in storage.read_bytes(info.uri).decode("utf-8").splitlines() if line)
     return rows
+
+
+def window_counts(storage: Storage, output: str, run_id: str, settings: S3Settings | None) -> dict[str, dict[str, int]]:
+    """Per event-time window of a streaming run: rows, files and late panes (from its file names)."""
+    windows: dict[str, dict[str, int]] = {}
+    pattern = re.compile(rf"part-{re.escape(run_id)}-w(\d{{8}}T\d{{6}})-p(\d+)(-late)?-")
+    for info in storage.list(join(output, "articles", "**", f"part-{run_id}-w*")):
+        match = pattern.search(info.uri)
+        if not match:
+            continue
+        entry = windows.setdefault(match.group(1), {"articles": 0, "files": 0, "late_panes": 0})
+        entry["files"] += 1
+        entry["late_panes"] += bool(match.group(3))
+        if info.uri.endswith(".parquet"):
+            entry["articles"] += read_parquet_columns(info.uri, ["id"], settings).num_rows
+        else:
+            entry["articles"] += sum(1 for line in storage.read_bytes(info.uri).splitlines() if line.strip())
+    return dict(sorted(windows.items()))

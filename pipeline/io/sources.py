@@ -16,7 +16,7 @@ from pipeline.config import Config, S3Settings
 from pipeline.io.storage import ObjectInfo, Storage, StorageError, has_glob, is_s3
 from pipeline.lib.decode import BadInput, decode_file, parse_jsonl_record
 from pipeline.protos.article_pb2 import RawDocument
-from pipeline.transforms.base import DEAD, METRICS_NAMESPACE, OK, StageFn, apply_stage, dead_letter
+from pipeline.transforms.base import DEAD, METRICS_NAMESPACE, OK, Stage, StageFn, dead_letter
 
 
 class InputError(ValueError):
@@ -125,6 +125,20 @@ class _ReadFileFn(StageFn):
         return out
 
 
+class ReadFile(Stage):
+    """(uri, size, mtime) → RawDocument, plus dead letters."""
+
+    step = "ReadFile"
+
+    def __init__(self, cfg: Config, settings: S3Settings | None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.settings = settings
+
+    def make_fn(self) -> StageFn:
+        return _ReadFileFn(self.cfg, self.settings)
+
+
 class ReadFiles(beam.PTransform):
     """Files (already expanded to ObjectInfo) → RawDocument, plus dead letters."""
 
@@ -141,7 +155,6 @@ class ReadFiles(beam.PTransform):
             | "ListFiles" >> beam.Create(listing)
             | "SpreadFiles" >> beam.Reshuffle()
         )
-        return apply_stage(files, "ReadFile", _ReadFileFn(self.cfg, self.settings))
+        return files | "ReadFile" >> ReadFile(self.cfg, self.settings)
 
 
-__all__ = ["ReadFiles", "expand_inputs", "InputError", "raw_documents", "OK", "DEAD"]
