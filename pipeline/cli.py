@@ -199,6 +199,77 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+@app.command()
+def inspect(
+    uri: str = typer.Argument(..., help="An output folder or s3://bucket/prefix written by newspipe."),
+    sql: Optional[str] = typer.Option(None, "--sql", help="SQL over the views articles, entities, topics, dead_letters, runs."),
+    format: str = typer.Option("table", "--format", help="table, csv or json."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (S3 endpoint)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True),
+) -> None:
+    """Open an output in DuckDB: a summary by default, or run --sql and print the result.
+
+    Examples:
+
+      newspipe inspect ./out
+
+      newspipe inspect ./out --sql "select outlet, count(*) from articles group by 1"
+
+      newspipe inspect s3://newspipe/seeds --sql "select canonical, count(*) n from entities group by 1 order by n desc limit 10" --format csv
+    """
+    _setup_logging(verbose, False)
+    import duckdb
+
+    from pipeline.config import load_config, s3_settings
+    from pipeline.io.duck import connect, query, render, summary
+
+    if format not in ("table", "csv", "json"):
+        raise _fail(f"--format {format!r}: use table, csv or json")
+    try:
+        cfg = load_config(config)
+        con = connect(uri, s3_settings(cfg) if uri.startswith("s3://") else None)
+        if sql:
+            columns, rows = query(con, sql)
+            sys.stdout.write(render(columns, rows, format) + "\n")
+        else:
+            _print_json(summary(con))
+    except duckdb.Error as exc:
+        raise _fail(f"SQL error: {str(exc).splitlines()[0]}") from None
+    except _user_errors() as exc:
+        if _verbose:
+            err.print_exception()
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def report(
+    uri: str = typer.Argument(..., help="An output folder or s3://bucket/prefix written by newspipe."),
+    out_file: Path = typer.Option(Path("report.html"), "--out", help="Where to write the HTML page."),
+    run_id: Optional[str] = typer.Option(None, "--run", help="Only this run (default: the whole output)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (S3 endpoint)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True),
+) -> None:
+    """Write a self-contained HTML report (plots, entities, stories, dead letters) for an output.
+
+    Example: newspipe report ./out --out report.html
+    """
+    _setup_logging(verbose, False)
+    from pipeline.config import load_config, s3_settings
+    from pipeline.report import build_report
+
+    try:
+        cfg = load_config(config)
+        html = build_report(uri, s3_settings(cfg) if uri.startswith("s3://") else None, run_id)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    except _user_errors() as exc:
+        if _verbose:
+            err.print_exception()
+        raise _fail(str(exc)) from None
+    out_file.write_text(html, encoding="utf-8")
+    err.print(f"report written to {out_file}")
+
+
 def _print_json(result: dict) -> None:
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
