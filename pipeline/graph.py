@@ -86,14 +86,20 @@ def build(p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContex
 
 
 def build_streaming(
-    p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContext, window_seconds: int, lateness_seconds: int
+    p: beam.Pipeline,
+    cfg: Config,
+    source: beam.PTransform,
+    ctx: RunContext,
+    window_seconds: int,
+    lateness_seconds: int,
+    flag_too_late: bool = True,
 ) -> None:
     """Streaming: timestamped file refs → event-time windows → the same enrichment → windowed sinks.
 
     Windowing comes first so that every grouping downstream (dedupe, stories, sinks) is per window.
     """
     refs = p | "Replay" >> source
-    windowed, too_late = refs | "Window" >> WindowByEventTime(window_seconds, lateness_seconds)
+    windowed, too_late = refs | "Window" >> WindowByEventTime(window_seconds, lateness_seconds, flag_too_late)
     docs, read_dead = windowed | "ReadFile" >> ReadFile(cfg, ctx.settings)
     articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at)
     unwindowed = [

@@ -18,7 +18,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__
-from pipeline.config import Config, S3Settings, s3_settings
+from pipeline.config import Config, ConfigError, S3Settings, s3_settings
 from pipeline.graph import RunContext, build, build_streaming
 from pipeline.io.ledger import Ledger
 from pipeline.io.replay import ReplayFiles, plan_replay
@@ -31,6 +31,12 @@ from pipeline.transforms.base import METRICS_NAMESPACE
 log = logging.getLogger("newspipe")
 
 RUNNER_NAMES = {"direct": "DirectRunner", "prism": "PrismRunner", "flink": "FlinkRunner"}
+# `runner: direct` means Beam's in-process FnApiRunner, named explicitly: Beam's DirectRunner would
+# first try to download a Prism binary (a failed network call per run here) and then pick the
+# FnApiRunner anyway. It runs a bounded replay to the end (stage by stage, so event-time results
+# are right but nothing is written until the replay is exhausted); a replay that never ends
+# (`--loop`) needs a streaming engine: `runner: prism` or `flink`.
+LOCAL_ENGINE = "FnApiRunner"
 
 
 @dataclass
@@ -55,7 +61,7 @@ def pipeline_options(cfg: Config, beam_args: Sequence[str]) -> PipelineOptions:
     """Beam options from config (`runner`, `beam:`) with command-line Beam flags taking precedence."""
     args: list[str] = []
     if not any(a.startswith("--runner") for a in beam_args):
-        args.append(f"--runner={RUNNER_NAMES[cfg.runner]}")
+        args.append(f"--runner={LOCAL_ENGINE if cfg.runner == 'direct' else RUNNER_NAMES[cfg.runner]}")
     for key, value in cfg.beam.items():
         if not any(a.startswith(f"--{key}") for a in beam_args):
             args.append(f"--{key}={value}")
@@ -229,6 +235,8 @@ def run_replay(
     log_every: float = 10.0,
 ) -> RunSummary:
     """Replay files as a stream with event time into windowed output (Beam streaming mode)."""
+    if loop and cfg.runner == "direct" and not any(a.startswith("--runner") for a in beam_args):
+        raise ConfigError("--loop never ends, so it needs a streaming engine: set runner: prism or flink in --config")
     run = _Run.start(inputs, output, cfg, [*beam_args, "--streaming"], "replay")
     plan = plan_replay(
         run.files, Storage.for_uri(run.files[0].uri, run.ctx.settings), cfg,
@@ -236,7 +244,10 @@ def run_replay(
     )
     t_pipeline = time.monotonic()
     counters = run.execute(
-        lambda p: build_streaming(p, cfg, ReplayFiles(plan, loop), run.ctx, window_seconds, lateness_seconds),
+        lambda p: build_streaming(
+            p, cfg, ReplayFiles(plan, loop), run.ctx, window_seconds, lateness_seconds,
+            flag_too_late=run.options.get_all_options().get("runner") != LOCAL_ENGINE,
+        ),
         log_every=log_every,
     )
     run.extra = {
