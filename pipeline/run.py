@@ -6,6 +6,7 @@ The CLI is a thin layer over `run_batch`; tests and benchmarks call it directly.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections import defaultdict
@@ -64,6 +65,8 @@ def pipeline_options(cfg: Config, beam_args: Sequence[str]) -> PipelineOptions:
         args.append(f"--runner={LOCAL_ENGINE if cfg.runner == 'direct' else RUNNER_NAMES[cfg.runner]}")
     for key, value in cfg.beam.items():
         if not any(a.startswith(f"--{key}") for a in beam_args):
+            if isinstance(value, str):  # paths in config may use ~ and $VARS (e.g. a cached Prism binary)
+                value = os.path.expandvars(os.path.expanduser(value))
             args.append(f"--{key}={value}")
     return PipelineOptions(args + list(beam_args))
 
