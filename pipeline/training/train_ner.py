@@ -1,0 +1,335 @@
+"""Train the Arabic CRF NER model shipped in pipeline/resources/ner/.
+
+Two steps, both reproducible from the read-only corpora:
+
+    python -m pipeline.training.train_ner lexicon --ant /work/shared/data/ant \
+        --out pipeline/resources/ner/lexicon.tsv.gz
+    python -m pipeline.training.train_ner train \
+        --train /work/shared/data/anercorp-train/ANERCorp_CamelLab_train.txt \
+        --out pipeline/resources/ner/model.crfsuite [--dev-fraction 0.1]
+
+`lexicon` counts words in the ANT news corpus and clusters the frequent ones by their left/right
+neighbours (PPMI + SVD + k-means): clusters let the CRF generalise from names it saw to names it
+did not. `train` splits the LAST dev-fraction of sentences off as dev (sequential, like the CAMeL
+split), tunes c1/c2 briefly, prints dev per-type P/R/F1 and writes the final model trained on all
+sentences. Training uses `pipeline.lib.ner.FeatureExtractor`, the same code inference uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import tarfile
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from pipeline.lib.arabic import clean_text, match_form
+from pipeline.lib.ner import (
+    DEFAULT_LEXICON,
+    DEFAULT_MODEL,
+    FeatureExtractor,
+    Lexicon,
+    NerTagger,
+    is_punct,
+    read_conll,
+    tokenize,
+)
+
+Sentence = tuple[list[str], list[str]]
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus reading
+# --------------------------------------------------------------------------------------------
+
+
+def to_pieces(tokens: Sequence[str], tags: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Re-tokenize whitespace tokens the way inference does and carry the BIO tags over.
+
+    Punctuation at the edge of an entity token is O; a piece inside an entity continues it (I-).
+    """
+    pieces: list[str] = []
+    ptags: list[str] = []
+    prev_type = ""
+    for tok, tag in zip(tokens, tags, strict=True):
+        parts = [t.text for t in tokenize(tok)] or [tok]
+        prefix, _, typ = tag.partition("-")
+        word_idx = [i for i, p in enumerate(parts) if not is_punct(p)]
+        first_w = word_idx[0] if word_idx else -1
+        last_w = word_idx[-1] if word_idx else -1
+        for i, part in enumerate(parts):
+            if prefix == "O" or not word_idx or i < first_w or i > last_w:
+                ptags.append("O")
+            elif i == first_w and (prefix == "B" or prev_type != typ):
+                ptags.append("B-" + typ)
+            else:
+                ptags.append("I-" + typ)
+            pieces.append(part)
+        prev_type = typ if prefix in ("B", "I") and ptags[-1] != "O" else ""
+    return pieces, ptags
+
+
+# --------------------------------------------------------------------------------------------
+# Lexicon (word frequency + distributional clusters) from ANT
+# --------------------------------------------------------------------------------------------
+
+_DOC_PART = re.compile(r"<(TITLE|ABSTRACT|TEXT)>(.*?)</\1>", re.DOTALL)
+
+
+def iter_ant_texts(ant_dir: str | Path) -> Iterator[str]:
+    for archive in sorted(Path(ant_dir).glob("*.tar.xz")):
+        with tarfile.open(archive, "r:xz") as tar:
+            for member in tar:
+                if not member.isfile() or not member.name.endswith(".txt"):
+                    continue
+                fh = tar.extractfile(member)
+                if fh is None:
+                    continue
+                raw = fh.read().decode("utf-8", errors="replace")
+                parts = {k: v for k, v in _DOC_PART.findall(raw)}
+                # ABSTRACT usually repeats the lead paragraph; TITLE + TEXT avoids double counts.
+                yield clean_text(parts.get("TITLE", "") + "\n" + parts.get("TEXT", ""))
+
+
+def build_lexicon(
+    ant_dir: str,
+    out: str,
+    min_freq: int = 5,
+    n_cluster_words: int = 60000,
+    n_ctx: int = 3000,
+    fine_k: int = 600,
+    coarse_k: int = 60,
+    seed: int = 13,
+) -> dict:
+    import numpy as np
+    from scipy import sparse
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    t0 = time.time()
+    # Words are interned to ids as they are read: ~15M tokens as int arrays instead of str lists.
+    ids_of: dict[str, int] = {}
+    docs: list[np.ndarray] = []
+    for text in iter_ant_texts(ant_dir):
+        words = [t.text for t in tokenize(match_form(text))]
+        docs.append(np.fromiter((ids_of.setdefault(w, len(ids_of)) for w in words), dtype=np.int64))
+    words_by_id = list(ids_of)
+    counts = np.bincount(np.concatenate(docs), minlength=len(words_by_id))
+    freq = {w: int(counts[i]) for i, w in enumerate(words_by_id)}
+    n_tokens = int(counts.sum())
+    order = np.argsort(-counts, kind="stable")
+    vocab = [words_by_id[i] for i in order if counts[i] >= min_freq]
+    cluster_words = vocab[:n_cluster_words]
+    # Map corpus ids to cluster-row ids and context ids (-1 = not in the set).
+    row_of = np.full(len(words_by_id), -1, dtype=np.int64)
+    ctx_of = np.full(len(words_by_id), -1, dtype=np.int64)
+    for r, w in enumerate(cluster_words):
+        row_of[ids_of[w]] = r
+    for c, w in enumerate(vocab[:n_ctx]):
+        ctx_of[ids_of[w]] = c
+    rows_l, cols_l = [], []
+    for d in docs:
+        if len(d) < 2:
+            continue
+        r, c = row_of[d], ctx_of[d]
+        left = (r[1:] >= 0) & (c[:-1] >= 0)
+        rows_l.append(r[1:][left])
+        cols_l.append(c[:-1][left])
+        right = (r[:-1] >= 0) & (c[1:] >= 0)
+        rows_l.append(r[:-1][right])
+        cols_l.append(n_ctx + c[1:][right])
+    rows = np.concatenate(rows_l)
+    cols = np.concatenate(cols_l)
+    wid = {w: i for i, w in enumerate(cluster_words)}
+    m = sparse.coo_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(cluster_words), 2 * n_ctx)
+    ).tocsr()
+    m.sum_duplicates()
+    # Positive PMI with context-distribution smoothing (alpha 0.75).
+    total = m.sum()
+    row_sum = np.asarray(m.sum(axis=1)).ravel() + 1e-9
+    col_sum = np.asarray(m.sum(axis=0)).ravel() ** 0.75
+    col_sum = col_sum / col_sum.sum()
+    coo = m.tocoo()
+    pmi = np.log((coo.data / total) / ((row_sum[coo.row] / total) * col_sum[coo.col] + 1e-12))
+    keep = pmi > 0
+    ppmi = sparse.csr_matrix((pmi[keep], (coo.row[keep], coo.col[keep])), shape=m.shape)
+    vecs = TruncatedSVD(n_components=100, random_state=seed).fit_transform(ppmi)
+    vecs = normalize(vecs)
+    fine = MiniBatchKMeans(n_clusters=fine_k, random_state=seed, batch_size=4096, n_init=3).fit(vecs)
+    coarse = MiniBatchKMeans(n_clusters=coarse_k, random_state=seed, batch_size=4096, n_init=3).fit(vecs)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0 keeps the gzip byte-identical across rebuilds.
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(b"word\tfreq\tfine\tcoarse\n")
+        for w in vocab:
+            if "\t" in w or "\n" in w:
+                continue
+            i = wid.get(w)
+            f_c = str(fine.labels_[i]) if i is not None else "-"
+            c_c = str(coarse.labels_[i]) if i is not None else "-"
+            gz.write(f"{w}\t{freq[w]}\t{f_c}\t{c_c}\n".encode())
+    stats = {
+        "docs": len(docs),
+        "tokens": n_tokens,
+        "vocab_min_freq": len(vocab),
+        "clustered": len(cluster_words),
+        "fine_k": fine_k,
+        "coarse_k": coarse_k,
+        "seconds": round(time.time() - t0, 1),
+    }
+    print(json.dumps(stats))
+    return stats
+
+
+# --------------------------------------------------------------------------------------------
+# CRF training
+# --------------------------------------------------------------------------------------------
+
+
+def _use_gazetteer(i: int, rate: float) -> bool:
+    # Deterministic per-sentence coin: half the sentences see gazetteer features, so the model
+    # neither ignores them nor depends on them (it must work when no gazetteer is passed).
+    return (zlib.crc32(str(i).encode()) % 1000) < rate * 1000
+
+
+def train_crf(
+    sentences: Sequence[Sentence],
+    out: str | Path,
+    lexicon: Lexicon,
+    gazetteer=None,
+    c1: float = 0.05,
+    c2: float = 0.05,
+    max_iter: int = 200,
+    gaz_rate: float = 0.5,
+    min_freq: int = 1,
+) -> float:
+    import pycrfsuite
+
+    plain = FeatureExtractor(lexicon, None)
+    with_gaz = FeatureExtractor(lexicon, gazetteer) if gazetteer is not None else plain
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for i, (toks, tags) in enumerate(sentences):
+        pieces, ptags = to_pieces(toks, tags)
+        fx = with_gaz if _use_gazetteer(i, gaz_rate) else plain
+        trainer.append(fx.sequence(pieces), ptags)
+    trainer.set_params(
+        {
+            "c1": c1,
+            "c2": c2,
+            "max_iterations": max_iter,
+            "feature.possible_transitions": True,
+            "feature.minfreq": min_freq,
+        }
+    )
+    t0 = time.time()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    trainer.train(str(out))
+    return time.time() - t0
+
+
+def _load_gazetteer(flag: str):
+    if flag == "none":
+        return None
+    try:
+        from pipeline.lib.gazetteer import Gazetteer
+    except ImportError:
+        print("gazetteer: pipeline.lib.gazetteer not available, training without it")
+        return None
+    return Gazetteer.load(None if flag == "default" else flag)
+
+
+def _dev_report(model: Path, dev: Sequence[Sentence], gazetteer) -> dict:
+    from pipeline.evaluate.ner import evaluate_sentences
+    from pipeline.lib import ner as ner_mod
+
+    ner_mod._LOADED.pop(str(model), None)
+    tagger = NerTagger.load(str(model))
+    report = {"crf_only": evaluate_sentences(dev, tagger, None, crf_only=True)}
+    if gazetteer is not None:
+        report["crf_gazfeat"] = evaluate_sentences(dev, tagger, gazetteer, crf_only=True)
+        report["combined"] = evaluate_sentences(dev, tagger, gazetteer)
+    else:
+        report["combined_no_gazetteer"] = evaluate_sentences(dev, tagger, None)
+    return report
+
+
+def _fmt(rep: dict) -> str:
+    cells = [f"{t} {rep['per_type'][t]['f1'] * 100:5.1f}" for t in ("PER", "LOC", "ORG", "MISC")]
+    m = rep["micro"]
+    return " | ".join(cells) + f" | micro P {m['precision'] * 100:.1f} R {m['recall'] * 100:.1f} F1 {m['f1'] * 100:.1f}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    lx = sub.add_parser("lexicon", help="build word frequency + cluster lexicon from ANT")
+    lx.add_argument("--ant", default="/work/shared/data/ant")
+    lx.add_argument("--out", default=str(DEFAULT_LEXICON))
+    tr = sub.add_parser("train", help="train the CRF")
+    tr.add_argument("--train", required=True)
+    tr.add_argument("--out", default=str(DEFAULT_MODEL))
+    tr.add_argument("--lexicon", default=str(DEFAULT_LEXICON))
+    tr.add_argument("--dev-fraction", type=float, default=0.1)
+    tr.add_argument("--gazetteer", default="default", help="'default', 'none' or a path")
+    tr.add_argument(
+        "--grid",
+        default="0.05:0.05,0.1:0.01,0.02:0.1",
+        help="c1:c2 pairs tried on dev; the best micro-F1 pair trains the final model",
+    )
+    tr.add_argument(
+        "--final",
+        choices=("all", "train"),
+        default="all",
+        help="ship a model retrained on all sentences (default) or the train-split one",
+    )
+    tr.add_argument("--report", default="", help="write dev figures as JSON here")
+    args = ap.parse_args(argv)
+
+    if args.cmd == "lexicon":
+        build_lexicon(args.ant, args.out)
+        return
+
+    sentences = read_conll(args.train)
+    n_dev = round(len(sentences) * args.dev_fraction)
+    train, dev = sentences[: len(sentences) - n_dev], sentences[len(sentences) - n_dev :]
+    print(f"sentences: train {len(train)} dev {len(dev)}")
+    lexicon = Lexicon.read(args.lexicon)
+    gazetteer = _load_gazetteer(args.gazetteer)
+    out = Path(args.out)
+    results: dict = {"grid": {}}
+    best, best_f1 = None, -1.0
+    for pair in args.grid.split(","):
+        c1, c2 = (float(x) for x in pair.split(":"))
+        tmp = out.with_name(f".dev-{c1}-{c2}.crfsuite")
+        secs = train_crf(train, tmp, lexicon, gazetteer, c1=c1, c2=c2)
+        rep = _dev_report(tmp, dev, gazetteer)
+        results["grid"][pair] = {"train_seconds": round(secs, 1), **rep}
+        f1 = rep["crf_only"]["micro"]["f1"]
+        print(f"c1={c1} c2={c2} train {secs:.0f}s")
+        for name, r in rep.items():
+            print(f"  dev {name:22s} {_fmt(r)}")
+        if f1 > best_f1:
+            best, best_f1 = (c1, c2), f1
+        if args.final == "train" and best == (c1, c2):
+            tmp.replace(out)
+        else:
+            tmp.unlink()
+    assert best is not None
+    results["best"] = {"c1": best[0], "c2": best[1]}
+    if args.final == "all":
+        secs = train_crf(sentences, out, lexicon, gazetteer, c1=best[0], c2=best[1])
+        results["final_train_seconds"] = round(secs, 1)
+        print(f"final model on all {len(sentences)} sentences: {secs:.0f}s -> {out}")
+    results["model_bytes"] = out.stat().st_size
+    if args.report:
+        Path(args.report).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
