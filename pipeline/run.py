@@ -68,7 +68,17 @@ def pipeline_options(cfg: Config, beam_args: Sequence[str]) -> PipelineOptions:
             if isinstance(value, str):  # paths in config may use ~ and $VARS (e.g. a cached Prism binary)
                 value = os.path.expandvars(os.path.expanduser(value))
             args.append(f"--{key}={value}")
-    return PipelineOptions(args + list(beam_args))
+    options = PipelineOptions(args + list(beam_args))
+    runner = options.get_all_options().get("runner")
+    try:
+        from apache_beam.runners.runner import create_runner
+
+        create_runner(runner)
+    except (ValueError, ImportError):
+        raise ConfigError(
+            f"unknown runner {runner!r}: set runner: direct | prism | flink in --config, or a Beam runner class name"
+        ) from None
+    return options
 
 
 def collect_counters(result: Any) -> dict[str, int]:

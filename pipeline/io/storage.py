@@ -240,6 +240,8 @@ class S3Storage(Storage):
         for attempt in range(1, attempts + 1):
             try:
                 return fn()
+            except ValueError as exc:  # the client's own argument checks, e.g. an invalid bucket name
+                raise StorageError(f"{uri}: {exc}") from None
             except S3Error as exc:
                 if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                     raise StorageError(

@@ -82,3 +82,27 @@ def test_bad_config_key_is_a_one_line_error(tmp_path: Path, seeds_dir: Path) -> 
     cfg.write_text("runer: direct\n")
     result = CliRunner().invoke(app, ["run", "-i", str(seeds_dir), "-o", str(tmp_path / "o"), "-c", str(cfg)])
     assert result.exit_code == 2 and "unknown key 'runer'" in result.output and "c.yaml" in result.output
+
+
+def test_unknown_runner_is_a_one_line_error(tmp_path: Path, seeds_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "-i", str(seeds_dir), "-o", str(tmp_path / "o"), "--runner=Sparkle"])
+    assert result.exit_code == 2 and "unknown runner 'Sparkle'" in result.output and "Traceback" not in result.output
+
+
+def test_unreachable_object_store_is_a_one_line_error(tmp_path: Path, seeds_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "never-printed-secret")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("storage:\n  retries: 1\n")
+    result = CliRunner().invoke(app, ["run", "-i", str(seeds_dir), "-o", "s3://news/x", "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert "cannot reach http://127.0.0.1:9" in result.output and "never-printed-secret" not in result.output
+
+
+@pytest.mark.minio
+def test_wrong_credentials_are_a_one_line_error(tmp_path: Path, seeds_dir: Path, s3_bucket: str, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-42")
+    result = CliRunner().invoke(app, ["run", "-i", str(seeds_dir), "-o", f"s3://{s3_bucket}/x"])
+    assert result.exit_code == 2
+    assert "access denied" in result.output and "wrong-secret-value-42" not in result.output
