@@ -74,3 +74,28 @@ def test_minio_output_has_the_same_rows(local_run, seeds_dir: Path, s3_bucket: s
     assert summary.articles == 10
     s3_rows = read_articles(uri, s3_settings(Config()))
     assert _content(s3_rows) == _content(rows)
+
+
+def test_jsonl_output_has_the_same_rows(local_run, seeds_dir: Path, tmp_path: Path) -> None:
+    _, _, rows = local_run
+    cfg = Config()
+    cfg = cfg.replace(output=cfg.output.__class__(format="jsonl"))
+    run_batch([str(seeds_dir / "*")], str(tmp_path / "j"), cfg)
+    files = sorted((tmp_path / "j" / "articles").rglob("part-*"))
+    assert files and all(f.suffix == ".jsonl" for f in files)
+    jrows = read_articles(str(tmp_path / "j"))
+    assert sorted(r["id"] for r in jrows) == sorted(r["id"] for r in rows)
+    by_id = {r["id"]: r for r in rows}
+    for r in jrows:
+        assert r["body"] == by_id[r["id"]]["body"] and r["entities"] == by_id[r["id"]]["entities"]
+
+
+@pytest.mark.minio
+def test_s3_input_reads_the_same_pages(local_run, seeds_dir: Path, s3_bucket: str, minio_client, tmp_path: Path) -> None:
+    _, _, rows = local_run
+    for page in sorted(seeds_dir.glob("*.txt")):
+        minio_client.fput_object(s3_bucket, f"in/{page.name}", str(page))
+    summary = run_batch([f"s3://{s3_bucket}/in/*.txt"], str(tmp_path / "o"), Config())
+    assert summary.inputs == 5 and summary.articles == 10
+    got = read_articles(str(tmp_path / "o"))
+    assert sorted(r["id"] for r in got) == sorted(r["id"] for r in rows)
