@@ -124,7 +124,7 @@ def parse_jsonl_record(line: str) -> dict[str, str]:
     """One JSONL article: title, body, url, published, outlet, optional language. Raises BadInput."""
     try:
         obj = json.loads(line)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also ints over 4300 digits
         raise BadInput("invalid_json", f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})") from None
     if not isinstance(obj, dict):
         raise BadInput("invalid_json", f"a JSONL line must be an object, got {type(obj).__name__}")
@@ -135,6 +135,10 @@ def parse_jsonl_record(line: str) -> dict[str, str]:
             record[key] = ""
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             record[key] = str(value)
+            try:
+                record[key].encode("utf-8")
+            except UnicodeEncodeError:  # "\ud800": records and Parquet need valid UTF-8
+                raise BadInput("invalid_json", f"field '{key}' holds an unpaired surrogate escape") from None
         else:
             raise BadInput("wrong_type", f"field '{key}' must be text, got {type(value).__name__}")
     if not record["body"].strip():
