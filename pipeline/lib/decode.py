@@ -6,6 +6,7 @@ Pure functions; `BadInput` carries a short machine-readable reason that becomes 
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -64,16 +65,23 @@ def decode_text(data: bytes) -> tuple[str, str]:
     """Decode bytes to text; returns (text, encoding). Raises BadInput for binary content."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf_8_sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), "utf_16"
-        except UnicodeDecodeError:
-            pass
+    # UTF-32 first: its little-endian BOM starts with the UTF-16 one (ff fe 00 00).
+    for bom_encoding, boms in (("utf_32", (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")),
+                               ("utf_16", (b"\xff\xfe", b"\xfe\xff"))):
+        if data.startswith(boms):
+            try:
+                return data.decode(bom_encoding), bom_encoding
+            except UnicodeDecodeError:
+                pass
     if b"\x00" not in data:
         try:
             return data.decode("utf-8"), "utf_8"
         except UnicodeDecodeError:
             pass
+    else:
+        guessed = _bomless_utf16_32(data)
+        if guessed is not None:
+            return guessed
     match = charset_normalizer.from_bytes(data, cp_isolation=_CANDIDATE_ENCODINGS).best()
     if match is None:
         raise BadInput("binary_content", "content is not text in any supported encoding")
@@ -81,6 +89,26 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if _control_ratio(text) > 0.05:
         raise BadInput("binary_content", f"content looks binary (decoded as {match.encoding})")
     return text, match.encoding
+
+
+# Characters plain Arabic/Latin news text is made of; random bytes read as UTF-16/32 rarely are.
+_PLAIN_TEXT = re.compile("[\t\n\r\x20-\x7e\u00a0-\u024f\u0600-\u06ff\u0750-\u077f\u2000-\u206f\ufeff]")
+
+
+def _bomless_utf16_32(data: bytes) -> tuple[str, str] | None:
+    """UTF-16/32 without a BOM (charset-normalizer misses them): the first strict decoding that
+    reads as plain Arabic/Latin text, or None."""
+    for encoding, width in (("utf_32_le", 4), ("utf_32_be", 4), ("utf_16_le", 2), ("utf_16_be", 2)):
+        if len(data) % width:
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        sample = text[:20000]
+        if len(_PLAIN_TEXT.findall(sample)) >= 0.98 * len(sample):
+            return text, encoding
+    return None
 
 
 def _control_ratio(text: str) -> float:
