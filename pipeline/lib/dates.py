@@ -57,6 +57,20 @@ def _to_utc(value: datetime, default_tz: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+# Publication dates outside this window are misreadings; the ends of datetime's range also
+# overflow when shifted to UTC ("0001-01-01T00:00+14:00"), and years < 1000 break dt= partitions.
+_EARLIEST = datetime(1800, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+def _sane_utc(value: datetime, default_tz: str) -> datetime | None:
+    try:
+        value = _to_utc(value, default_tz)
+    except (OverflowError, ValueError):
+        return None
+    return value if _EARLIEST <= value < _LATEST else None
+
+
 def _iso(text: str) -> datetime | None:
     if not (len(text) >= 10 and text[4] == "-" and text[:4].isdigit()):
         return None
@@ -126,13 +140,13 @@ def parse_published(raw: str, *, default_tz: str = "UTC", relative_base: datetim
     for fast in (_iso, _rfc2822, _arabic):
         value = fast(text)
         if value is not None:
-            return _to_utc(value, default_tz)
+            return _sane_utc(value, default_tz)
     if _HIJRI.search(text):
         return None  # Hijri years would be misread as Gregorian
     parser = _dateparser(default_tz)
     if _YEAR.search(text):
         value = parser.get_date_data(text).date_obj
-        return _to_utc(value, default_tz) if value is not None else None
+        return _sane_utc(value, default_tz) if value is not None else None
     if relative_base is not None:
         from dateparser import parse
 
