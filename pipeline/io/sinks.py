@@ -50,7 +50,7 @@ def partition_date(a: Article) -> str:
 
 def partition_language(code: str) -> str:
     """Sanitised lang partition value: an ISO 639 code or 'und' (nothing path-like gets through)."""
-    return code if _LANG.match(code or "") else "und"
+    return code if _LANG.fullmatch(code or "") else "und"  # fullmatch: "$" alone lets "ar\n" through
 
 
 def article_partition(a: Article) -> str:
