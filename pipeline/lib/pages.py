@@ -81,6 +81,7 @@ _OPEN_ENDED = frozenset(
 )
 _WORD = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(r"\S+")
+MAX_GLUED_TEASERS_PER_LINE = 20
 _PAREN_TAIL = re.compile(r"\(([^()]{1,40})\)$")
 
 
@@ -416,7 +417,9 @@ def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
             continue
         assert current is not None
         rest = line
-        while True:  # a line may carry more than one glued teaser
+        # A line may carry more than one glued teaser. Each cut copies the rest of the line, so a
+        # bound keeps a pathological megabyte line of teaser-shaped sentences linear.
+        for _ in range(MAX_GLUED_TEASERS_PER_LINE):
             teaser, rest = cut_glued_teaser(rest)
             if teaser is None:
                 break
