@@ -91,8 +91,11 @@ def decode_text(data: bytes) -> tuple[str, str]:
     return text, match.encoding
 
 
-# Characters plain Arabic/Latin news text is made of; random bytes read as UTF-16/32 rarely are.
-_PLAIN_TEXT = re.compile("[\t\n\r\x20-\x7e\u00a0-\u024f\u0600-\u06ff\u0750-\u077f\u2000-\u206f\ufeff]")
+# Characters news text in Arabic and its neighbours' scripts is made of (Latin, Greek, Cyrillic,
+# Hebrew, Arabic with its presentation forms); random bytes read as UTF-16/32 rarely are.
+_PLAIN_TEXT = re.compile(
+    "[\t\n\r\x20-\x7e\u00a0-\u024f\u0370-\u077f\u08a0-\u08ff\u2000-\u206f\ufb50-\ufdff\ufe70-\ufeff]"
+)
 
 
 def _bomless_utf16_32(data: bytes) -> tuple[str, str] | None:
