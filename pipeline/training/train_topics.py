@@ -272,7 +272,11 @@ def fit_block(raw: sp.csr_matrix, y: np.ndarray, k: int, min_df: int) -> BlockFi
 
 
 def features(raw: RawCounts, rows: np.ndarray, fits: tuple[BlockFit, BlockFit]) -> sp.csr_matrix:
-    return sp.hstack([_tfidf(raw.char[rows], fits[0]), _tfidf(raw.word[rows], fits[1])]).tocsr()
+    x = sp.hstack([_tfidf(raw.char[rows], fits[0]), _tfidf(raw.word[rows], fits[1])]).tocsr()
+    # Canonical CSR up front: joblib hands workers read-only memmaps that liblinear cannot re-sort.
+    x.sum_duplicates()
+    x.sort_indices()
+    return x
 
 
 # --- Model ---------------------------------------------------------------------------------------
@@ -310,7 +314,9 @@ def fit_model(
     oof = np.zeros(y.shape, np.float32)
     for f in range(folds):
         tr, te = fold != f, fold == f
-        coef, intercept = _fit_ovr(x[tr], y[tr], c)
+        x_tr = x[tr]
+        x_tr.sort_indices()
+        coef, intercept = _fit_ovr(x_tr, y[tr], c)
         oof[te] = x[te] @ coef + intercept
     platt_a = np.ones(y.shape[1], np.float32)
     platt_b = np.zeros(y.shape[1], np.float32)
