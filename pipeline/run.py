@@ -60,11 +60,17 @@ class RunSummary:
 
 def pipeline_options(cfg: Config, beam_args: Sequence[str]) -> PipelineOptions:
     """Beam options from config (`runner`, `beam:`) with command-line Beam flags taking precedence."""
+    given = {a.split("=", 1)[0].lstrip("-") for a in beam_args if a.startswith("--")}
     args: list[str] = []
-    if not any(a.startswith("--runner") for a in beam_args):
+    if "runner" not in given:
         args.append(f"--runner={LOCAL_ENGINE if cfg.runner == 'direct' else RUNNER_NAMES[cfg.runner]}")
-    for key, value in cfg.beam.items():
-        if not any(a.startswith(f"--{key}") for a in beam_args):
+    beam_cfg = dict(cfg.beam)
+    if cfg.runner in ("prism", "flink"):
+        # Beam waits for a portable job's result no longer than job_server_timeout (300 s by default),
+        # which kills longer jobs (apache/beam#35867).
+        beam_cfg.setdefault("job_server_timeout", 7200)
+    for key, value in beam_cfg.items():
+        if key not in given:
             if isinstance(value, str):  # paths in config may use ~ and $VARS (e.g. a cached Prism binary)
                 value = os.path.expandvars(os.path.expanduser(value))
             args.append(f"--{key}={value}")
@@ -248,7 +254,7 @@ def run_replay(
     log_every: float = 10.0,
 ) -> RunSummary:
     """Replay files as a stream with event time into windowed output (Beam streaming mode)."""
-    if loop and cfg.runner == "direct" and not any(a.startswith("--runner") for a in beam_args):
+    if loop and cfg.runner == "direct" and not any(a.split("=", 1)[0] == "--runner" for a in beam_args):
         raise ConfigError("--loop never ends, so it needs a streaming engine: set runner: prism or flink in --config")
     run = _Run.start(inputs, output, cfg, [*beam_args, "--streaming"], "replay")
     plan = plan_replay(
@@ -268,4 +274,26 @@ def run_replay(
                    "rate": rate, "speedup": speedup, "loop": loop},
         "windows": window_counts(run.storage, run.ctx.output, run.ctx.run_id, run.ctx.settings),
     }
+    return run.finish(counters, time.monotonic() - t_pipeline)
+
+
+def run_feeds(feeds: Sequence[str], output: str, cfg: Config, beam_args: Sequence[str] = ()) -> RunSummary:
+    """Poll `feeds` once and run the batch pipeline on their new entries (pipeline/io/feeds.py).
+
+    Feed state is written only after the pipeline succeeded, so a failed run re-emits its entries.
+    A feed that cannot be fetched or parsed is a dead letter; the run itself still succeeds.
+    """
+    from pipeline.io.feeds import FeedSource, check_feed_args, feed_settings, poll_feeds
+
+    feed_s3 = feed_settings(feeds, cfg)
+    check_feed_args(feeds, feed_s3)
+    run = _Run.start([], output, cfg, beam_args, "feeds")
+    poll = poll_feeds(feeds, run.ctx.output, run.storage, cfg, settings=feed_s3, now=run.ctx.started_at)
+    run.files = poll.inputs
+    run.extra = {"feeds": [r.__dict__ for r in poll.reports]}
+    counters: dict[str, int] = {}
+    t_pipeline = time.monotonic()
+    if poll.docs or poll.dead:
+        counters = run.execute(lambda p: build(p, cfg, FeedSource(poll.docs, poll.dead), run.ctx))
+    poll.commit()
     return run.finish(counters, time.monotonic() - t_pipeline)

@@ -35,6 +35,10 @@ if [ -z "${MINIO_BIN:-}" ]; then
   fi
 fi
 
+# 2b. Other runners for tests/scale: Prism (Go module), a Flink cluster (PyPI), Beam's Flink job server
+#     (Maven Central, when served); all cached under ~/.cache/newspipe.
+NEWSPIPE_VENV="$VENV" bash tests/scale/setup_runners.sh
+
 # 3. Start it on a free loopback port with a fresh data folder and throwaway credentials.
 MINIO_DATA=$(mktemp -d)
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
