@@ -75,9 +75,12 @@ def decode_text(data: bytes) -> tuple[str, str]:
                 pass
     if b"\x00" not in data:
         try:
-            return data.decode("utf-8"), "utf_8"
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass
+        else:  # control-character soup is valid UTF-8 too: let the binary check below see it
+            if _control_ratio(text) <= 0.05:
+                return text, "utf_8"
     else:
         guessed = _bomless_utf16_32(data)
         if guessed is not None:
