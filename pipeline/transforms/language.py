@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from pipeline.lib.language import LanguageDetector
 from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import Stage, StageFn
 from pipeline.transforms.models import SharedModel
+
+_CODE = re.compile(r"[a-z]{2,3}")  # ISO 639-1/-3, the same shape the lang= partition accepts
 
 
 class _LanguageFn(StageFn):
@@ -25,9 +28,12 @@ class _LanguageFn(StageFn):
     def process_one(self, art: Article) -> Iterable[Article]:
         out = Article()
         out.CopyFrom(art)
-        if art.language:  # given by the producer (JSONL `language`): trust it
+        hint = art.language.strip().lower()
+        if _CODE.fullmatch(hint):  # given by the producer (JSONL `language`) as a code: trust it
+            out.language = hint
             out.language_confidence = 1.0
             return [out]
+        # Anything else ("../../etc", "a\x00b", 300 characters, "7") is not a language: detect.
         guess = self.detector.detect(art.title + "\n" + art.body)
         out.language = guess.code
         out.language_confidence = round(float(guess.confidence), 4)
