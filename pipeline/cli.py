@@ -176,6 +176,62 @@ def replay(
         _print_summary(summary)
 
 
+@app.command(context_settings=PASS_THROUGH)
+def feeds(
+    ctx: typer.Context,
+    feed: List[str] = typer.Option(..., "--feed", "-f", help="Feed URL (http/https) or feed file (repeatable)."),
+    output: str = typer.Option(..., "--output", "-o", help="Local folder or s3://bucket/prefix."),
+    every: Optional[str] = typer.Option(None, "--every", help="Poll again every interval (e.g. 15m) until Ctrl-C."),
+    once: bool = typer.Option(False, "--once", help="Poll once and exit (the default)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (feeds: section)."),
+    json_summary: bool = typer.Option(False, "--json", help="Print each run summary as JSON on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging."),
+) -> None:
+    """Poll RSS/Atom/RDF/JSON feeds and run the pipeline on entries not seen before.
+
+    Seen entries, ETag and Last-Modified are kept per feed in <output>/_state/feeds/ (written after
+    a successful run). Feeds that fail (HTTP error, timeout, too large, refused address, malformed)
+    become dead letters; the run still exits 0. See docs/feeds.md for the security defaults.
+
+    Examples:
+
+      newspipe feeds --feed https://example.com/rss.xml --output ./out --once
+
+      newspipe feeds -f https://a.example/atom -f feeds/local.xml -o s3://news/feeds --every 15m
+    """
+    _setup_logging(verbose, quiet)
+    import time
+
+    from pipeline.config import load_config
+    from pipeline.run import run_feeds
+
+    if every is not None and once:
+        raise _fail("give --every or --once, not both")
+    interval = _duration(every, "--every") if every is not None else 0
+    if every is not None and interval <= 0:
+        raise _fail("--every must be a positive duration, e.g. 15m")
+    try:
+        cfg = load_config(config)
+        while True:
+            summary = run_feeds(feed, output, cfg, ctx.args)
+            if json_summary:
+                out.print_json(json.dumps(summary.as_dict(), default=str))
+            elif not quiet:
+                _print_summary(summary)
+            if not interval:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        # State is written only after a run succeeds: an interrupted run's entries come again next time.
+        err.print("stopped; entries of an interrupted run will be polled again next time")
+        raise typer.Exit(code=0) from None
+    except _user_errors() as exc:
+        if _verbose:
+            err.print_exception()
+        raise _fail(str(exc)) from None
+
+
 def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     table = Table(title=f"newspipe run {summary.run_id}", show_header=False)
     table.add_row("input files", str(summary.inputs))

@@ -59,6 +59,32 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class FeedsConfig:
+    """`newspipe feeds`: what may be fetched and how much (see docs/feeds.md)."""
+
+    allow_private_networks: bool = False  # private/loopback/link-local addresses (metadata always refused)
+    allowed_networks: tuple[str, ...] = ()  # CIDRs allowed even when private, e.g. ["127.0.0.1/32"]
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 20.0
+    total_timeout_seconds: float = 60.0
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    fetch_pages: bool = False  # also fetch each new entry's link and extract the article from the page
+    max_remembered_ids: int = 10_000  # entry ids remembered per feed
+    user_agent: str = ""  # empty = "newspipe/<version>"
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for cidr in self.allowed_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(f"'feeds.allowed_networks': {cidr!r} is not an IP network like 127.0.0.1/32") from None
+
+
+@dataclass(frozen=True)
 class Config:
     runner: Literal["direct", "prism", "flink"] = "direct"
     input: InputConfig = field(default_factory=InputConfig)
@@ -66,6 +92,7 @@ class Config:
     language: LanguageConfig = field(default_factory=LanguageConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
     beam: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "Config":
@@ -79,6 +106,11 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         if value not in allowed:
             raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, allowed))}")
         return value
+    if origin is tuple and typing.get_args(annotation)[-1] is Ellipsis:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item_type = typing.get_args(annotation)[0]
+        return tuple(_check_type(item, item_type, f"{where}[{i}]") for i, item in enumerate(value))
     if origin in (dict,) or annotation is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from pipeline.lib.feeds import entry_articles
 from pipeline.lib.pages import article_from_fields, extract_html, split_page
 from pipeline.protos.article_pb2 import Article, RawDocument
 from pipeline.transforms.base import Reject, Stage, StageFn
@@ -18,7 +19,9 @@ class _ParseSplitFn(StageFn):
     stage = "parse"
 
     def process_one(self, doc: RawDocument) -> Iterable[Article]:
-        if doc.content_type == "html":
+        if doc.source_kind == "feed":  # title and body come separately; body may be an HTML snippet
+            parsed = entry_articles(doc.title, doc.text, doc.content_type, url=doc.url)
+        elif doc.content_type == "html":
             parsed = extract_html(doc.text, url=doc.url)
         elif doc.line and doc.title:
             parsed = [article_from_fields(doc.title, doc.text, page_format="jsonl")]
