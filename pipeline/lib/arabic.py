@@ -25,8 +25,12 @@ _DIGITS = {0x0660 + i: str(i) for i in range(10)} | {0x06F0 + i: str(i) for i in
 _DIGITS[ord("\u066b")] = "."  # Arabic decimal separator
 _DIGITS[ord("\u066c")] = ","  # Arabic thousands separator
 _CLEAN_TABLE = _INVISIBLE | _DIGITS
+# Regex passes are C-speed scans; str.translate with a dict is a slow per-character loop, so it runs
+# only on text that has digits to map.
+_INVISIBLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE) + "]+")
+_DIGITS_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _DIGITS) + "]")
 
-_WS = re.compile(r"[^\S\n]+")
+_WS = re.compile(r"[^\S\n]{2,}|[^\S \n]")  # runs of spaces, or any odd whitespace (tab, NBSP...)
 _BLANKS = re.compile(r"\n{3,}")
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
 
@@ -60,7 +64,9 @@ def clean_text(text: str) -> str:
     Line breaks are kept (paragraph structure matters downstream); runs of 3+ newlines fold to 2.
     """
     text = _PRESENTATION.sub(_nfkc_presentation, text)
-    text = text.translate(_CLEAN_TABLE)
+    text = _INVISIBLE_RE.sub("", text)
+    if _DIGITS_RE.search(text):
+        text = text.translate(_DIGITS)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _WS.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
@@ -79,7 +85,7 @@ def fold_letters(text: str) -> str:
 
 def match_form(text: str) -> str:
     """Matching form: harakat, tatweel and invisible controls dropped, letters folded, lower-cased."""
-    return fold_letters(HARAKAT.sub("", text.translate(_INVISIBLE))).lower()
+    return fold_letters(HARAKAT.sub("", _INVISIBLE_RE.sub("", text))).lower()
 
 
 def match_form_with_offsets(text: str) -> tuple[str, list[int]]:

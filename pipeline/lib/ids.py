@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timezone
 
-from pipeline.lib.arabic import clean_text, match_key
+from pipeline.lib.arabic import match_key
 
 ID_HEX = 32  # 128 bits: collision-free at archive scale, short enough for humans to paste
 
@@ -22,13 +22,14 @@ def _digest(*parts: str) -> str:
 def content_hash(body: str) -> str:
     """Hash of the body in match form: equal for copies that differ only in diacritics, tatweel,
     letter variants, digits or whitespace."""
-    return _digest(match_key(clean_text(body)))
+    return _digest(match_key(body))
 
 
-def article_id(outlet: str, url: str, title: str, body: str) -> str:
-    """Stable id: the same article from the same place always gets the same id, across runs."""
+def article_id(outlet: str, url: str, title: str, body_hash: str) -> str:
+    """Stable id from where the article comes from (url, else outlet), its title and its
+    `content_hash`: the same article from the same place always gets the same id, across runs."""
     origin = url.strip() or match_key(outlet)
-    return _digest(origin, match_key(title), content_hash(body))
+    return _digest(origin, match_key(title), body_hash)
 
 
 def new_run_id(now: datetime | None = None) -> str:

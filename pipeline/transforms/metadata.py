@@ -35,7 +35,7 @@ class _MetadataFn(StageFn):
             out.keywords.extend(split_keywords(art.keywords_raw, self.gazetteer))
         set_time(out.ingested_at, self.ingested_at)
         out.content_hash = content_hash(art.body)
-        out.id = article_id(art.outlet, art.url, art.title, art.body)
+        out.id = article_id(art.outlet, art.url, art.title, out.content_hash)
         return [out]
 
 
