@@ -1,6 +1,6 @@
 """Publication dates from page/feed text to tz-aware UTC datetimes: the one place that parses dates.
 
-Fast paths handle ISO-8601, RFC 2822 (feeds) and "day month year" with Arabic month names
+Fast paths handle ISO-8601, RFC 2822 (feeds), English "24th, September 2023 GMT" and "day month year" with Arabic month names
 (Gregorian يناير..., Levantine كانون الثاني..., Maghrebi جانفي...), which dateparser lacks in part.
 Everything else goes to dateparser (ar+en), but only when the text carries a four-digit year, so
 nothing is invented from a weekday or a bare "today"; relative phrases ("منذ 3 ساعات") are read
@@ -42,6 +42,15 @@ _ARABIC_DATE = re.compile(
 )
 _RFC2822 = re.compile(
     r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s+(?:[+-]\d{4}|[A-Z]{1,5}))?$"
+)
+_EN_MONTHS = {m.lower(): i for i, m in enumerate(
+    "January February March April May June July August September October November December".split(), start=1)}
+_EN_MONTHS |= {m[:3]: i for m, i in list(_EN_MONTHS.items())} | {"sept": 9}
+# "24th, September 2023 GMT", "3 Sep 2024", "September 24, 2023": the aggregator and feed formats.
+_ENGLISH_DATE = re.compile(
+    r"^(?:[A-Za-z]{3,9},?\s+)?(?:(\d{1,2})(?:st|nd|rd|th)?,?\s+([A-Za-z]{3,9})\.?|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,)"
+    r"\s*,?\s*(\d{4})(?:\s+(?:GMT|UTC|Z))?$",
+    re.IGNORECASE,
 )
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2[01]\d\d)(?!\d)")
 _HIJRI = re.compile(r"(?<!\d)1[34]\d\d\s*(?:هـ|ه\b)")
@@ -86,6 +95,20 @@ def _rfc2822(text: str) -> datetime | None:
     try:
         return email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _english(text: str) -> datetime | None:
+    found = _ENGLISH_DATE.match(text)
+    if found is None:
+        return None
+    day_a, month_a, month_b, day_b, year = found.groups()
+    month = _EN_MONTHS.get((month_a or month_b).lower())
+    if month is None:
+        return None
+    try:
+        return datetime(int(year), month, int(day_a or day_b), tzinfo=timezone.utc)
+    except ValueError:
         return None
 
 
@@ -137,7 +160,7 @@ def parse_published(raw: str, *, default_tz: str = "UTC", relative_base: datetim
     text = clean_line(raw or "")
     if not text or len(text) > 200:
         return None
-    for fast in (_iso, _rfc2822, _arabic):
+    for fast in (_iso, _rfc2822, _english, _arabic):
         value = fast(text)
         if value is not None:
             return _sane_utc(value, default_tz)
