@@ -9,10 +9,10 @@ by feature construction, not by Viterbi decoding.
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -40,7 +40,6 @@ _PUNCT_CHARS = "!\"#$%&'()*+,./:;<=>?@[\\]^_`{|}~-،؛؟٪۔٭«»‹›“”�
 _PUNCT_CLASS = "[" + re.escape(_PUNCT_CHARS) + "]"
 # Numbers keep their internal separators (3.5, 1,200, 2023/10) so they stay one token.
 _TOKEN_RE = re.compile(r"\d+(?:[.,:/]\d+)+|[^\s" + re.escape(_PUNCT_CHARS) + r"]+|" + _PUNCT_CLASS)
-_PUNCT_RE = re.compile(_PUNCT_CLASS + "+")
 
 
 class Token(NamedTuple):
@@ -55,7 +54,7 @@ def tokenize(text: str) -> list[Token]:
 
 
 def is_punct(token: str) -> bool:
-    return bool(_PUNCT_RE.fullmatch(token))
+    return bool(token) and not token.strip(_PUNCT_CHARS)  # only punctuation (no regex per token)
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,25 +81,38 @@ _CLITIC_LETTERS = ("وب", "ول", "وك", "فب", "فل", "فك", "و", "ف", "
 _AL_WORDS = {"ال"}
 
 
+_ARTICLE_CLITICS = {pre: (pre[:-2] if pre.endswith("ال") else pre[:-1]) for pre in _ARTICLE_PREFIXES}
+_CLITIC_SET = frozenset(_CLITIC_LETTERS)
+
+
 def split_proclitics(word: str) -> tuple[str, bool, str]:
     """(clitics, has_article, core) for a match-form word: 'والعراق' -> ('و', True, 'عراق').
 
     Only strips when at least two letters remain, so short words are left alone. A bare clitic
     letter is ambiguous with a name's first letter ('بوتين'); the CRF sees both forms and decides.
+    Longest prefix first (the prefixes of one length are mutually exclusive): two dict probes
+    per length instead of a scan over all prefixes.
     """
-    for pre in _ARTICLE_PREFIXES:
-        if word.startswith(pre) and len(word) - len(pre) >= 2:
-            clitics = pre[:-2] if pre.endswith("ال") else pre[:-1]  # 'لل' -> clitic 'ل'
-            return clitics, True, word[len(pre) :]
-    for pre in _CLITIC_LETTERS:
-        if word.startswith(pre) and len(word) - len(pre) >= 3:
-            return pre, False, word[len(pre) :]
+    n = len(word)
+    for k in (4, 3, 2):
+        if n - k >= 2:
+            clitics = _ARTICLE_CLITICS.get(word[:k])  # 'لل' -> clitic 'ل'
+            if clitics is not None:
+                return clitics, True, word[k:]
+    for k in (2, 1):
+        if n - k >= 3 and word[:k] in _CLITIC_SET:
+            return word[:k], False, word[k:]
     return "", False, word
+
+
+_ARABIC_CHARS = "".join(map(chr, range(0x0600, 0x0700))) + "".join(map(chr, range(0x0750, 0x0780)))
 
 
 def _shape(token: str) -> str:
     if is_punct(token):
         return "P"
+    if not token.strip(_ARABIC_CHARS):  # all Arabic letters: the common case, one C call
+        return "A"
     kinds = set()
     for ch in token:
         if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f":
@@ -138,10 +150,13 @@ TRIGGERS: dict[str, str] = {match_form(w): kind for kind, words in _TRIGGERS_RAW
 
 def trigger_kind(word: str) -> str:
     """Trigger class of a match-form word (after clitics), or ''."""
+    return _trigger_of(word, split_proclitics(word)[2])
+
+
+def _trigger_of(word: str, core: str) -> str:
     kind = TRIGGERS.get(word)
     if kind:
         return kind
-    _, _, core = split_proclitics(word)
     kind = TRIGGERS.get(core, "")
     if not kind and core.endswith("ه"):  # construct state: وزارة -> وزارت not used; 'رئيسه' forms
         kind = TRIGGERS.get(core[:-1], "")
@@ -153,8 +168,7 @@ def trigger_kind(word: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LexEntry:
+class LexEntry(NamedTuple):  # a tuple: hashes fast as part of feature-group keys
     freq: int
     cluster_fine: str
     cluster_coarse: str
@@ -193,6 +207,26 @@ class Lexicon:
 # --------------------------------------------------------------------------------------------
 
 _OFFSETS = (-2, -1, 1, 2)
+_NISBA_ENDS = ("ي", "يه", "يين", "يون", "يات")
+
+Feats = tuple[list[str], dict[int, list[str]]]  # own features, features by neighbour offset
+_NO_REL: dict[int, list[str]] = {k: [] for k in _OFFSETS}
+
+
+class _Analysis(NamedTuple):
+    """What the features of one word type are computed from (all word-intrinsic)."""
+
+    w: str  # match form
+    shape: str
+    clitics: str
+    has_al: bool
+    core: str
+    trig: str
+    lex: LexEntry | None
+    core_lex: LexEntry | None  # lexicon entry of the core (== lex when nothing was stripped)
+    cl: str  # coarse cluster of the word, else of its core, else '-'
+    strip: str  # '', 'strip_ok' or 'strip_no'
+    gaz: tuple[str, ...]
 
 
 class _WordFeats(NamedTuple):
@@ -200,6 +234,157 @@ class _WordFeats(NamedTuple):
     rel: dict[int, list[str]]  # features this word contributes when it is at offset k
     key: str  # match form, used for bigrams
     cluster: str  # coarse cluster, used for cluster bigrams
+
+
+# Feature groups. Each depends only on the part of the analysis named in its `*_key` below, so
+# the scorer caches one summed weight block per group key; training concatenates the groups.
+# Every feature of a word belongs to exactly one group.
+
+
+def _word_group(a: _Analysis) -> Feats:
+    w = a.w
+    return ["w=" + w], {k: [f"{k}w={w}"] for k in _OFFSETS}
+
+
+def _core_key(a: _Analysis) -> str:
+    return a.core
+
+
+def _core_group(a: _Analysis) -> Feats:
+    core = a.core
+    return ["core=" + core], {k: [f"{k}core={core}"] for k in _OFFSETS}
+
+
+def _prefix_key(a: _Analysis) -> tuple:
+    return (a.shape == "P", a.w[:3], min(len(a.w), 4))
+
+
+def _prefix_group(a: _Analysis) -> Feats:
+    w = a.w
+    own = []
+    if a.shape != "P":
+        own = [f"p{n}={w[:n]}" for n in (1, 2, 3) if len(w) > n]
+    return own, _NO_REL
+
+
+def _suffix_key(a: _Analysis) -> tuple:
+    return (a.shape == "P", a.w[-3:], min(len(a.w), 4))
+
+
+def _suffix_group(a: _Analysis) -> Feats:
+    w = a.w
+    own = []
+    if a.shape != "P":
+        own = [f"s{n}={w[-n:]}" for n in (1, 2, 3) if len(w) > n]
+    return own, {-2: [], -1: [f"-1s2={w[-2:]}"], 1: [f"1s2={w[-2:]}"], 2: []}
+
+
+def _core_suffix_key(a: _Analysis) -> tuple:
+    return (a.shape == "P", a.core[-3:], min(len(a.core), 4))
+
+
+def _core_suffix_group(a: _Analysis) -> Feats:
+    core = a.core
+    own = []
+    if a.shape != "P":
+        own = [f"cs{n}={core[-n:]}" for n in (1, 2, 3) if len(core) > n]
+    return own, _NO_REL
+
+
+def _core_prefix_key(a: _Analysis) -> tuple:
+    return (a.shape == "P", a.core[:2])
+
+
+def _core_prefix_group(a: _Analysis) -> Feats:
+    return (["cp2=" + a.core[:2]] if a.shape != "P" else []), _NO_REL
+
+
+def _flags_key(a: _Analysis) -> tuple:
+    return (
+        min(len(a.w), 8),
+        a.shape,
+        a.clitics,
+        a.has_al,
+        a.has_al and a.core.endswith(_NISBA_ENDS),
+        a.trig,
+        a.strip,
+        a.gaz,
+    )
+
+
+def _flags_group(a: _Analysis) -> Feats:
+    own = ["bias", "shape=" + a.shape, "len=" + str(min(len(a.w), 8))]
+    if a.clitics:
+        own.append("clitic=" + a.clitics)
+    if a.has_al:
+        own.append("al")
+        # Nisba ending (ي/يه/يين/يون/يات): demonyms and adjectives, rarely a name on their own.
+        if a.core.endswith(_NISBA_ENDS):
+            own.append("nisba")
+    if a.trig:
+        own.append("trig=" + a.trig)
+    if a.strip:
+        own.append(a.strip)
+    own.extend("gaz=" + t for t in a.gaz)
+    rel: dict[int, list[str]] = {}
+    for k in _OFFSETS:
+        r = [f"{k}shape={a.shape}"]
+        if abs(k) == 1 and a.has_al:
+            r.append(f"{k}al")
+        if a.trig:
+            r.append(f"{k}trig={a.trig}")
+        r.extend(f"{k}gaz={t}" for t in a.gaz)
+        rel[k] = r
+    return own, rel
+
+
+def _lex_key(a: _Analysis) -> tuple | None:
+    lex = a.lex
+    return lex and (lex.cluster_coarse, lex.cluster_fine, min(len(str(lex.freq)), 6))
+
+
+def _lex_group(a: _Analysis) -> Feats:
+    lex = a.lex
+    if lex is None:
+        return ["oov"], _NO_REL
+    return ["c1=" + lex.cluster_coarse, "c2=" + lex.cluster_fine, "fq=" + str(min(len(str(lex.freq)), 6))], _NO_REL
+
+
+def _core_lex_key(a: _Analysis) -> tuple:
+    core_lex = a.core_lex
+    return (core_lex and (core_lex.cluster_coarse, core_lex.cluster_fine), a.core != a.w)
+
+
+def _core_lex_group(a: _Analysis) -> Feats:
+    core_lex = a.core_lex
+    if core_lex is None:
+        return [], _NO_REL
+    # The clitic-free core's cluster: 'بواشنطن' is rare, 'واشنطن' is a well-clustered city.
+    own = ["cc1=" + core_lex.cluster_coarse, "cc2=" + core_lex.cluster_fine] if a.core != a.w else []
+    fine = core_lex.cluster_fine
+    return own, {-2: [], -1: [f"-1c2={fine}"], 1: [f"1c2={fine}"], 2: []}
+
+
+def _cluster_key(a: _Analysis) -> str:
+    return a.cl
+
+
+def _cluster_group(a: _Analysis) -> Feats:
+    return [], {k: [f"{k}c1={a.cl}"] for k in _OFFSETS}
+
+
+# (key function, feature function) of the cached groups; the word group is per word type.
+_GROUPS = (
+    (_core_key, _core_group),
+    (_prefix_key, _prefix_group),
+    (_suffix_key, _suffix_group),
+    (_core_suffix_key, _core_suffix_group),
+    (_core_prefix_key, _core_prefix_group),
+    (_flags_key, _flags_group),
+    (_lex_key, _lex_group),
+    (_core_lex_key, _core_lex_group),
+    (_cluster_key, _cluster_group),
+)
 
 
 class FeatureExtractor:
@@ -211,77 +396,40 @@ class FeatureExtractor:
         self._cache: dict[str, _WordFeats] = {}
         self._lock = threading.Lock()
 
-    def _gaz_types(self, word: str, core: str) -> list[str]:
+    def _gaz_types(self, word: str, core: str) -> tuple[str, ...]:
         if self.gazetteer is None:
-            return []
-        types = set(self.gazetteer.token_types(word))
+            return ()
+        types = self.gazetteer.token_types(word)
         if core != word:
-            types |= set(self.gazetteer.token_types(core))
-        return sorted(types)
+            types = types | self.gazetteer.token_types(core)
+        return tuple(sorted(types))
 
-    def _compute(self, token: str) -> _WordFeats:
+    def analyse(self, token: str) -> _Analysis:
         w = match_form(token)
         shape = _shape(token)
         clitics, has_al, core = split_proclitics(w)
-        trig = trigger_kind(w)
-        feats = [
-            "bias",
-            "w=" + w,
-            "core=" + core,
-            "shape=" + shape,
-            "len=" + str(min(len(w), 8)),
-        ]
-        if shape != "P":
-            for n in (1, 2, 3):
-                if len(w) > n:
-                    feats.append(f"p{n}={w[:n]}")
-                    feats.append(f"s{n}={w[-n:]}")
-                if len(core) > n:
-                    feats.append(f"cs{n}={core[-n:]}")
-            feats.append("cp2=" + core[:2])
-        if clitics:
-            feats.append("clitic=" + clitics)
-        if has_al:
-            feats.append("al")
-        # Nisba ending (ي/يه/يين/يون/يات): demonyms and adjectives, rarely a name on their own.
-        if has_al and re.search("(ي|يه|يين|يون|يات)$", core):
-            feats.append("nisba")
-        if trig:
-            feats.append("trig=" + trig)
-        lex = self.lexicon.get(w)
-        core_lex = self.lexicon.get(core) if core != w else lex
-        if lex is not None:
-            feats.append("c1=" + lex.cluster_coarse)
-            feats.append("c2=" + lex.cluster_fine)
-            feats.append("fq=" + str(min(len(str(lex.freq)), 6)))
-        else:
-            feats.append("oov")
-        # The clitic-free core's cluster: 'بواشنطن' is rare, 'واشنطن' is a well-clustered city.
-        if core_lex is not None and core != w:
-            feats.append("cc1=" + core_lex.cluster_coarse)
-            feats.append("cc2=" + core_lex.cluster_fine)
-        cl = (lex or core_lex).cluster_coarse if (lex or core_lex) is not None else "-"
+        entries = self.lexicon.entries
+        lex = entries.get(w)
+        core_lex = entries.get(core) if core != w else lex
+        cl_entry = lex or core_lex
+        cl = cl_entry.cluster_coarse if cl_entry is not None else "-"
+        strip = ""
         # How a bare clitic letter should be read: is the stripped word more common than the whole?
-        if clitics and not has_al and self.lexicon.entries:
-            feats.append("strip_ok" if self.lexicon.freq(core) > self.lexicon.freq(w) else "strip_no")
-        gaz = self._gaz_types(w, core)
-        feats.extend("gaz=" + t for t in gaz)
+        if clitics and not has_al and entries:
+            strip = "strip_ok" if (core_lex.freq if core_lex else 0) > (lex.freq if lex else 0) else "strip_no"
+        return _Analysis(
+            w, shape, clitics, has_al, core, _trigger_of(w, core), lex, core_lex, cl, strip, self._gaz_types(w, core)
+        )
 
-        rel: dict[int, list[str]] = {}
-        for k in _OFFSETS:
-            r = [f"{k}w={w}", f"{k}core={core}", f"{k}shape={shape}"]
-            r.append(f"{k}c1={cl}")
-            if abs(k) == 1:
-                r.append(f"{k}s2={w[-2:]}")
-                if has_al:
-                    r.append(f"{k}al")
-                if core_lex is not None:
-                    r.append(f"{k}c2={core_lex.cluster_fine}")
-            if trig:
-                r.append(f"{k}trig={trig}")
-            r.extend(f"{k}gaz={t}" for t in gaz)
-            rel[k] = r
-        return _WordFeats(feats, rel, w, cl)
+    def _compute(self, token: str) -> _WordFeats:
+        a = self.analyse(token)
+        own, rel = _word_group(a)
+        for _, group in _GROUPS:
+            g_own, g_rel = group(a)
+            own.extend(g_own)
+            for k in _OFFSETS:
+                rel[k].extend(g_rel[k])
+        return _WordFeats(own, rel, a.w, a.cl)
 
     def word(self, token: str) -> _WordFeats:
         wf = self._cache.get(token)
@@ -382,17 +530,53 @@ _SENT_END = frozenset(".!?؟")
 
 
 class _Scores:
-    """Per-word emission vectors for one FeatureExtractor, kept in one growing array."""
+    """Per-word emission blocks for one FeatureExtractor, compiled from the model's weights.
+
+    A word's block holds its own score vector and the vectors it adds to the tokens at offsets
+    -2..2 (shape (1 + len(_OFFSETS), L)). It is the sum of its feature groups' blocks; all groups
+    but the word group are cached by their keys (affixes, core, flags, clusters), which most new
+    words share with words seen before. Junction features (word and cluster bigrams) are added
+    per article from precomputed tables.
+    """
+
+    _MAX_WORDS = 400_000  # bound memory on endless streams: all caches start over past this
 
     def __init__(self, fx: FeatureExtractor, attr_index: dict[str, int], weights: np.ndarray):
         self.fx = fx
         self.attr_index = attr_index  # attribute -> row of `weights`; row 0 is all zeros
         self.weights = weights
-        n_labels = weights.shape[1]
-        self.index: dict[str, int] = {}
-        self.rows = np.zeros((1024, 1 + len(_OFFSETS), n_labels))
-        self.pairs: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+        self.n_labels = weights.shape[1]
         self.pad = np.stack([weights[attr_index.get(f"{k}pad", 0)] for k in _OFFSETS])
+        # Cluster bigrams: dense tables over cluster ids (0 = '<s>', 1 = '</s>').
+        names = ["<s>", "</s>", "-", *sorted({e.cluster_coarse for e in fx.lexicon.entries.values()} - {"-"})]
+        self.cluster_id = {c: i for i, c in enumerate(names)}
+        get = attr_index.get
+        self.cb_minus = np.array([[get(f"cb-={a}|{b}", 0) for b in names] for a in names], dtype=np.intp)
+        self.cb_plus = np.array([[get(f"cb+={a}|{b}", 0) for b in names] for a in names], dtype=np.intp)
+        # Word bigrams: only words occurring in some model bigram can fire one (a superset is fine).
+        parts: set[str] = set()
+        for attr in attr_index:
+            if attr.startswith(("bg+=", "bg-=")):
+                rest = attr[4:]
+                for p, ch in enumerate(rest):
+                    if ch == "|":
+                        parts.add(rest[:p])
+                        parts.add(rest[p + 1 :])
+        self.bigram_words = frozenset(parts)
+        self.bos_in_bigram = "<s>" in parts
+        self.eos_in_bigram = "</s>" in parts
+        self._reset()
+
+    def _reset(self) -> None:
+        n_slots = 1 + len(_OFFSETS)
+        self.index: dict[str, int] = {}  # token -> word slot
+        self.keys: list[str] = []  # slot -> match form
+        self.rows = np.zeros((1024, n_slots, self.n_labels))
+        self.cluster = np.zeros(1024, dtype=np.intp)
+        self.in_bigram = np.zeros(1024, dtype=bool)
+        self.group_blocks: list[dict[tuple, int]] = [{} for _ in _GROUPS]
+        self.blocks = np.zeros((256, n_slots, self.n_labels))  # block 0 stays zero
+        self.n_blocks = 1
 
     def _sums(self, groups: Sequence[Iterable[str]]) -> np.ndarray:
         """One summed weight vector per feature group, in one numpy call."""
@@ -402,45 +586,73 @@ class _Scores:
         for feats in groups:
             starts.append(len(idx))
             idx.append(0)  # keeps every group non-empty for reduceat
-            idx.extend(i for i in map(get, feats) if i is not None)
+            idx.extend(filter(None, map(get, feats)))  # row 0 is zero anyway
         return np.add.reduceat(self.weights[idx], starts, axis=0)
 
-    def word_ids(self, tokens: Sequence[str]) -> list[int]:
-        ids = []
+    def word_ids(self, tokens: Sequence[str]) -> np.ndarray:
         index = self.index
-        for tok in tokens:
-            i = index.get(tok)
+        if len(index) + len(tokens) > self._MAX_WORDS:
+            self._reset()
+            index = self.index
+        ids = [index.get(t, -1) for t in tokens]
+        if -1 not in ids:
+            return np.asarray(ids)
+        analyse = self.fx.analyse
+        group_blocks = self.group_blocks
+        pending: list[list[str]] = []  # 5 feature lists per pending block (new group blocks first)
+        new_blocks: list[int] = []
+        word_feats: list[list[str]] = []  # 5 feature lists per new word (its word group)
+        new_slots: list[int] = []
+        new_gids: list[list[int]] = []
+        for pos, tok in enumerate(tokens):
+            if ids[pos] != -1:
+                continue
+            i = index.get(tok)  # repeated within this text
             if i is None:
-                wf = self.fx.word(tok)
-                i = len(index)
-                if i >= len(self.rows):
-                    if i > 400_000:  # bound memory on endless streams
-                        index.clear()
-                        i = 0
-                    else:
-                        self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-                self.rows[i] = self._sums([wf.own, *(wf.rel[k] for k in _OFFSETS)])
-                index[tok] = i
-            ids.append(i)
-        return ids
+                a = analyse(tok)
+                gids = []
+                for (key_fn, group_fn), cache in zip(_GROUPS, group_blocks):
+                    key = key_fn(a)
+                    b = cache.get(key)
+                    if b is None:
+                        b = cache[key] = self.n_blocks + len(new_blocks)
+                        own, rel = group_fn(a)
+                        pending.append(own)
+                        pending.extend(rel[k] for k in _OFFSETS)
+                        new_blocks.append(b)
+                    gids.append(b)
+                own, rel = _word_group(a)
+                word_feats.append(own)
+                word_feats.extend(rel[k] for k in _OFFSETS)
+                i = index[tok] = len(self.keys)
+                self.keys.append(a.w)
+                new_slots.append(i)
+                new_gids.append(gids)
+                if i >= len(self.cluster):
+                    self._grow_rows()
+                self.cluster[i] = self.cluster_id.get(a.cl, 2)
+                self.in_bigram[i] = a.w in self.bigram_words
+            ids[pos] = i
+        n_slots = 1 + len(_OFFSETS)
+        get = self.attr_index.get
+        # The word group has one feature per slot: index the weights directly.
+        word_rows = self.weights[[get(f[0], 0) for f in word_feats]].reshape(-1, n_slots, self.n_labels)
+        if new_blocks:
+            sums = self._sums(pending).reshape(-1, n_slots, self.n_labels)
+            need = self.n_blocks + len(new_blocks)
+            if need > len(self.blocks):
+                grown = np.zeros((max(need, 2 * len(self.blocks)), *self.blocks.shape[1:]))
+                grown[: self.n_blocks] = self.blocks[: self.n_blocks]
+                self.blocks = grown
+            self.blocks[new_blocks] = sums
+            self.n_blocks = need
+        self.rows[new_slots] = self.blocks[np.asarray(new_gids)].sum(axis=1) + word_rows
+        return np.asarray(ids)
 
-    def _pair_rows(self, left: _WordFeats, right: _WordFeats) -> tuple[int, int, int, int]:
-        """Weight rows of the bigram features at one junction: (bg+, cb+) for the left token,
-        (bg-, cb-) for the right one; 0 (the zero row) where the model has no such feature."""
-        key = (left.key, right.key)
-        rows = self.pairs.get(key)
-        if rows is None:
-            get = self.attr_index.get
-            rows = (
-                get("bg+=" + left.key + "|" + right.key, 0),
-                get("cb+=" + left.cluster + "|" + right.cluster, 0),
-                get("bg-=" + left.key + "|" + right.key, 0),
-                get("cb-=" + left.cluster + "|" + right.cluster, 0),
-            )
-            if len(self.pairs) > 2_000_000:  # bound memory on endless streams
-                self.pairs.clear()
-            self.pairs[key] = rows
-        return rows
+    def _grow_rows(self) -> None:
+        self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+        self.cluster = np.concatenate([self.cluster, np.zeros_like(self.cluster)])
+        self.in_bigram = np.concatenate([self.in_bigram, np.zeros_like(self.in_bigram)])
 
     def emissions(self, tokens: Sequence[str], sent_start: np.ndarray, sent_end: np.ndarray) -> np.ndarray:
         """(n, L) state scores for tokens of several sentences laid end to end.
@@ -449,7 +661,7 @@ class _Scores:
         FeatureExtractor.sequence() does for each sentence on its own in training.
         """
         n = len(tokens)
-        ids = np.asarray(self.word_ids(tokens))
+        ids = self.word_ids(tokens)
         rows = self.rows[ids]
         em = rows[:, 0].copy()
         pos = np.arange(n)
@@ -458,31 +670,34 @@ class _Scores:
             inside = (j >= sent_start) & (j < sent_end)
             neighbour = rows[np.clip(j, 0, n - 1), r]
             em += np.where(inside[:, None], neighbour, self.pad[r - 1])
-        # Bigram features (word pair, cluster pair) at each junction; a sentence edge pairs the
-        # token with <s> / </s>. Most word pairs are not in the model, so look up rows, add once.
-        wfs = [self.fx.word(t) for t in tokens]
-        pair_rows = self._pair_rows
-        bos, eos = _WordFeats([], {}, "<s>", "<s>"), _WordFeats([], {}, "</s>", "</s>")
-        # One lookup per junction (i-1, i): its first two rows go to token i-1, the last two to i.
-        starts = sent_start.tolist()
-        ends = sent_end.tolist()
-        rows: list[tuple[int, int, int, int]] = []
-        for i, wf in enumerate(wfs):
-            rows.append(pair_rows(bos if starts[i] == i else wfs[i - 1], wf))
-        tail = [
-            pair_rows(wf, eos if ends[i] == i + 1 else wfs[i + 1])[:2] for i, wf in enumerate(wfs) if ends[i] == i + 1
-        ]
+        first = sent_start == pos  # token opens its sentence: its left neighbour is <s>
+        last = sent_end == pos + 1  # token closes its sentence: its right neighbour is </s>
         w = self.weights
-        junction = np.asarray(rows)  # (n, 4)
-        em += w[junction[:, 2]] + w[junction[:, 3]]  # (bg-, cb-) of the junction before each token
-        # (bg+, cb+) of the junction after token i: junction i+1 inside a sentence, else </s>.
-        after = np.zeros((n, 2), dtype=np.intp)
-        inner = np.flatnonzero(sent_end != np.arange(1, n + 1))
-        after[inner] = junction[inner + 1, :2]
-        last = np.flatnonzero(sent_end == np.arange(1, n + 1))
-        if len(last):
-            after[last] = np.asarray(tail)
-        em += w[after[:, 0]] + w[after[:, 1]]
+        # Cluster bigrams (cb- pairs a token with its left neighbour, cb+ with its right one).
+        c = self.cluster[ids]
+        left_c = np.where(first, 0, np.roll(c, 1))
+        right_c = np.where(last, 1, np.roll(c, -1))
+        em += w[self.cb_minus[left_c, c]] + w[self.cb_plus[c, right_c]]
+        # Word bigrams: look up only junctions where both words occur in some model bigram.
+        f = self.in_bigram[ids]
+        left_f = np.where(first, self.bos_in_bigram, np.roll(f, 1))
+        right_f = np.where(last, self.eos_in_bigram, np.roll(f, -1))
+        keys = self.keys
+        get = self.attr_index.get
+        rows_bg: list[int] = []
+        at: list[int] = []
+        for i in np.flatnonzero(f & left_f).tolist():
+            r = get("bg-=" + ("<s>" if first[i] else keys[ids[i - 1]]) + "|" + keys[ids[i]])
+            if r is not None:
+                rows_bg.append(r)
+                at.append(i)
+        for i in np.flatnonzero(f & right_f).tolist():
+            r = get("bg+=" + keys[ids[i]] + "|" + ("</s>" if last[i] else keys[ids[i + 1]]))
+            if r is not None:
+                rows_bg.append(r)
+                at.append(i)
+        if at:
+            np.add.at(em, at, w[rows_bg])
         return em
 
 
@@ -508,6 +723,8 @@ class NerTagger:
         self.transitions = transitions
         self.lexicon = lexicon
         self._scores: dict[int, _Scores] = {}
+        self._o_id: int | None = None
+        self._label_parts: list[tuple[str, str]] = []
 
     @classmethod
     def load(cls, path: str | None = None) -> NerTagger:
@@ -536,42 +753,69 @@ class NerTagger:
                     sc = self._scores[key] = _Scores(fx, self.attr_index, self.weights)
         return sc
 
-    def _decode(self, sentences: list[list[str]], gazetteer: Gazetteer | None) -> list[list[str]]:
-        """Batched Viterbi: all sentences advance together, so cost ~ longest sentence, not sum."""
-        if not sentences:
-            return []
+    def _viterbi(self, flat: list[str], lengths: list[int], gazetteer: Gazetteer | None) -> np.ndarray:
+        """Label ids of `flat` (sentences laid end to end, `lengths` tokens each), each sentence
+        decoded on its own. Batched: all sentences advance together (time-major arrays), so the
+        cost is ~ the longest sentence in numpy steps, not the sum."""
         sc = self._scorer(gazetteer)
-        lengths = np.array([len(s) for s in sentences])
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        sent_start = np.repeat(starts, lengths)
-        sent_end = np.repeat(ends, lengths)
-        flat = [tok for s in sentences for tok in s]
+        n_sent = len(lengths)
+        lens = np.asarray(lengths)
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        sent_start = np.repeat(starts, lens)
+        sent_end = np.repeat(ends, lens)
         with _LOCK:  # the score caches grow in place; keep one writer at a time
             flat_em = sc.emissions(flat, sent_start, sent_end)
         n_labels = len(self.labels)
-        batch, longest = len(sentences), int(lengths.max())
-        # Scatter the flat emissions into a (sentence, position) grid for the batched Viterbi.
-        em = np.zeros((batch, longest, n_labels))
-        em[np.repeat(np.arange(batch), lengths), np.arange(len(flat)) - sent_start] = flat_em
-        trans = self.transitions[None, :, :]
-        delta = em[:, 0].copy()
-        back = np.zeros((batch, longest, n_labels), dtype=np.intp)
-        stay = np.broadcast_to(np.arange(n_labels), (batch, n_labels))
-        for t in range(1, longest):
-            cand = delta[:, :, None] + trans  # (B, from, to)
-            best = cand.argmax(axis=1)
-            new = cand.max(axis=1) + em[:, t]
-            live = (t < lengths)[:, None]
-            delta = np.where(live, new, delta)
-            back[:, t] = np.where(live, best, stay)
-        path = np.zeros((batch, longest), dtype=np.intp)
-        path[:, -1] = delta.argmax(axis=1)
-        rows = np.arange(batch)
-        for t in range(longest - 1, 0, -1):
-            path[:, t - 1] = back[rows, t, path[:, t]]
+        longest = int(lens.max())
+        step = np.arange(len(flat)) - sent_start  # position of each token in its sentence
+        sent = np.repeat(np.arange(n_sent), lens)
+        em = np.zeros((longest, n_sent, n_labels))
+        em[step, sent] = flat_em
+        # A sentence that has ended keeps going on zero emissions; its result was saved when it
+        # ended (final scores) and its backtrack starts there.
+        ends_at: dict[int, list[int]] = {}
+        for b, n in enumerate(lengths):
+            ends_at.setdefault(n - 1, []).append(b)
+        trans = self.transitions
+        back = np.empty((longest, n_sent, n_labels), dtype=np.intp)
+        final_label = np.zeros(n_sent, dtype=np.intp)
+        delta = em[0].copy()
+        cand = np.empty((n_sent, n_labels, n_labels))
+        for t in range(longest):
+            if t:
+                np.add(delta[:, :, None], trans, out=cand)  # (sentence, from, to)
+                back[t] = cand.argmax(axis=1)
+                delta = cand.max(axis=1)
+                delta += em[t]
+            done = ends_at.get(t)
+            if done is not None:
+                final_label[done] = delta[done].argmax(axis=1)
+        path = np.empty((longest, n_sent), dtype=np.intp)
+        rows = np.arange(n_sent)
+        cur = np.zeros(n_sent, dtype=np.intp)
+        for t in range(longest - 1, -1, -1):
+            done = ends_at.get(t)
+            if done is not None:
+                cur[done] = final_label[done]
+            path[t] = cur
+            if t:
+                cur = back[t, rows, cur]
+        return path[step, sent]
+
+    def _decode(self, sentences: list[list[str]], gazetteer: Gazetteer | None) -> list[list[str]]:
+        """BIO tags per sentence (each decoded on its own)."""
+        if not any(sentences):
+            return [[] for _ in sentences]
+        lengths = [len(s) for s in sentences if s]
+        ids = self._viterbi([t for s in sentences for t in s], lengths, gazetteer).tolist()
         labels = self.labels
-        return [[labels[y] for y in path[b, : lengths[b]]] for b in range(batch)]
+        out: list[list[str]] = []
+        pos = 0
+        for s in sentences:
+            out.append([labels[y] for y in ids[pos : pos + len(s)]])
+            pos += len(s)
+        return out
 
     def tag_pieces(self, pieces: Sequence[str], gazetteer: Gazetteer | None = None) -> list[str]:
         """BIO tags for already tokenized pieces, decoded as one sequence."""
@@ -579,17 +823,50 @@ class NerTagger:
 
     def tag(self, text: str, gazetteer: Gazetteer | None = None) -> list[EntityMention]:
         """Entity spans over `text` (type PER|LOC|ORG|MISC; canonical and wikidata_id empty)."""
-        tokens = tokenize(text)
-        sentences = list(_sentences(text, tokens))
-        tagged = self._decode([[t.text for t in s] for s in sentences], gazetteer)
+        flat, lengths = _sentence_split(text)
+        if not flat:
+            return []
+        path = self._viterbi(flat, lengths, gazetteer)
+        spans = self._spans(path, lengths)
+        if not spans:
+            return []
+        matches = list(_TOKEN_RE.finditer(text))  # offsets, aligned with `flat`
         mentions: list[EntityMention] = []
-        for sent, tags in zip(sentences, tagged, strict=True):
-            for first, last, typ in bio_spans(tags):
-                start, end = sent[first].start, sent[last - 1].end
-                start = self._strip_proclitic(text, start, end)
-                if start < end:
-                    mentions.append(EntityMention(text[start:end], typ, start, end))
+        for first, last, typ in spans:
+            start, end = matches[first].start(), matches[last - 1].end()
+            start = self._strip_proclitic(text, start, end)
+            if start < end:
+                mentions.append(EntityMention(text[start:end], typ, start, end))
         return mentions
+
+    def _spans(self, path: np.ndarray, lengths: list[int]) -> list[tuple[int, int, str]]:
+        """bio_spans() of every sentence, in flat token positions, from label ids: only the
+        non-O tokens are visited."""
+        if self._o_id is None:
+            self._o_id = self.labels.index("O") if "O" in self.labels else -1
+            self._label_parts = [lab.partition("-")[::2] for lab in self.labels]
+        nz = np.flatnonzero(path != self._o_id).tolist()
+        if not nz:
+            return []
+        first_of_sentence = set(itertools.accumulate(lengths[:-1]))
+        parts = self._label_parts
+        ids = path[nz].tolist()
+        spans: list[tuple[int, int, str]] = []
+        start, prev, cur = -1, -2, ""
+        for i, y in zip(nz, ids):
+            prefix, typ = parts[y]
+            if prefix == "I" and typ == cur and i == prev + 1 and i not in first_of_sentence:
+                prev = i
+                continue
+            if cur:
+                spans.append((start, prev + 1, cur))
+            if prefix in ("B", "I"):
+                start, prev, cur = i, i, typ
+            else:
+                start, prev, cur = -1, -2, ""
+        if cur:
+            spans.append((start, prev + 1, cur))
+        return spans
 
     def tag_tokens(self, tokens: list[str], gazetteer: Gazetteer | None = None) -> list[str]:
         """BIO tags for whitespace tokens (evaluation): tag their joined text, project spans back."""
@@ -628,6 +905,27 @@ def _sentences(text: str, tokens: list[Token]) -> Iterable[list[Token]]:
         prev_end = tok.end
     if sent:
         yield sent
+
+
+def _sentence_split(text: str) -> tuple[list[str], list[int]]:
+    """Token texts of `text` in order, and sentence lengths: what _sentences() cuts, without
+    building Token objects (tokens never span a line break, so lines are tokenized apart)."""
+    flat: list[str] = []
+    lengths: list[int] = []
+    findall = _TOKEN_RE.findall
+    for line in text.split("\n"):
+        toks = findall(line)
+        if not toks:
+            continue
+        flat.extend(toks)
+        cuts = [i + 1 for i, t in enumerate(toks) if t in _SENT_END]
+        prev = 0
+        for c in cuts:
+            lengths.append(c - prev)
+            prev = c
+        if prev < len(toks):
+            lengths.append(len(toks) - prev)
+    return flat, lengths
 
 
 def _read_crfsuite(path: str) -> tuple[dict[str, int], np.ndarray, list[str], np.ndarray]:

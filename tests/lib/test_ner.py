@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from pipeline.lib.model import EntityMention
 from pipeline.lib.ner import (
+    DEFAULT_MODEL,
     FeatureExtractor,
     NerTagger,
     bio_spans,
+    read_conll,
     spans_to_bio,
     split_proclitics,
     tokenize,
@@ -115,3 +120,49 @@ def test_tag_tokens_shape(tagger: NerTagger) -> None:
     assert len(tags) == len(tokens)
     assert tags[4] == "B-LOC"
     assert all(t == "O" or t[:2] in ("B-", "I-") for t in tags)
+
+
+TRAIN = Path("/work/shared/data/anercorp-train/ANERCorp_CamelLab_train.txt")
+
+
+def _dev_pieces(limit: int | None = None) -> list[list[str]]:
+    if not TRAIN.exists():
+        pytest.skip("ANERcorp train split not available")
+    sentences = read_conll(TRAIN)
+    dev = sentences[len(sentences) - round(len(sentences) * 0.1) :]
+    return [to_pieces(toks, tags)[0] for toks, tags in dev[:limit]]
+
+
+def test_compiled_scores_equal_feature_weights(tagger: NerTagger) -> None:
+    """The cached feature-group blocks sum to exactly what the training features weigh."""
+    sc = tagger._scorer(None)
+    for pieces in _dev_pieces(60):
+        n = len(pieces)
+        em = sc.emissions(pieces, np.zeros(n, dtype=int), np.full(n, n))
+        feats = sc.fx.sequence(pieces)
+        ref = np.stack([tagger.weights[[tagger.attr_index.get(f, 0) for f in fs]].sum(axis=0) for fs in feats])
+        np.testing.assert_allclose(em, ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("with_gazetteer", [False, True])
+def test_numpy_viterbi_matches_crfsuite_on_dev(tagger: NerTagger, with_gazetteer: bool) -> None:
+    """Same labels as CRFsuite's own tagger on every dev sentence (features from the same extractor)."""
+    import pycrfsuite
+
+    from pipeline.lib.gazetteer import Gazetteer
+
+    gaz = Gazetteer.load() if with_gazetteer else None
+    fx = tagger.extractor(gaz)
+    crf = pycrfsuite.Tagger()
+    crf.open(str(DEFAULT_MODEL))
+    dev = _dev_pieces()
+    ours = tagger._decode(dev, gaz)
+    assert ours == [crf.tag(fx.sequence(p)) for p in dev]
+    # And tag() over several lines at once decodes each line on its own, as the batch above did.
+    lines = [" ".join(p) for p in dev[:40]]
+    expected: list[EntityMention] = []
+    base = 0
+    for line in lines:
+        expected += [EntityMention(m.surface, m.type, m.start + base, m.end + base) for m in tagger.tag(line, gaz)]
+        base += len(line) + 1
+    assert tagger.tag("\n".join(lines), gaz) == expected
