@@ -255,6 +255,38 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+@app.command(context_settings=PASS_THROUGH)
+def redrive(
+    ctx: typer.Context,
+    dead_letters: str = typer.Argument(..., help="A dead_letters folder, a day partition or one .jsonl file."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Default: the output the dead letters belong to."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (e.g. with the fix applied)."),
+    json_summary: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging."),
+) -> None:
+    """Re-drive dead letters after a fix: files are read again, records re-enter the stage that failed.
+
+    Rows that are already in the output are not written twice.
+
+    Example: newspipe redrive ./out/dead_letters --config bigger-limits.yaml
+    """
+    _setup_logging(verbose, quiet)
+    from pipeline.config import load_config
+    from pipeline.run import run_redrive
+
+    try:
+        summary = run_redrive(dead_letters, output, load_config(config), ctx.args)
+    except _user_errors() as exc:
+        if _verbose:
+            err.print_exception()
+        raise _fail(str(exc)) from None
+    if json_summary:
+        out.print_json(json.dumps(summary.as_dict(), default=str))
+    elif not quiet:
+        _print_summary(summary)
+
+
 @app.command()
 def inspect(
     uri: str = typer.Argument(..., help="An output folder or s3://bucket/prefix written by newspipe."),

@@ -56,17 +56,25 @@ def enrichment_stages(cfg: Config, ingested_at: datetime) -> list[Stage]:
 
 
 class Enrich(beam.PTransform):
-    """RawDocument → enriched, deduplicated Article; returns (articles, [dead-letter PCollections])."""
+    """RawDocument → enriched, deduplicated Article; returns (articles, [dead-letter PCollections]).
 
-    def __init__(self, cfg: Config, ingested_at: datetime) -> None:
+    `resume` maps a stage name ("clean", "entities", ...) to records that enter the chain at that
+    stage: re-driven dead letters whose payload is the input that stage once failed on.
+    """
+
+    def __init__(self, cfg: Config, ingested_at: datetime, resume: dict | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.ingested_at = ingested_at
+        self.resume = resume or {}
 
     def expand(self, docs):  # type: ignore[no-untyped-def]
         dead = []
         articles = docs
         for stage in enrichment_stages(self.cfg, self.ingested_at):
+            name = stage.make_fn().stage
+            if name in self.resume:
+                articles = (articles, self.resume[name]) | f"Resume{stage.step}" >> beam.Flatten()
             articles, stage_dead = articles | stage.step >> stage
             dead.append(stage_dead)
         articles = articles | "Dedupe" >> Deduplicate()
@@ -76,10 +84,13 @@ class Enrich(beam.PTransform):
         return articles, dead
 
 
-def build(p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContext) -> None:
-    """Batch: files → enrichment → sinks."""
+def build(
+    p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContext, resume: dict[str, list] | None = None
+) -> None:
+    """Batch: files → enrichment → sinks. `resume`: stage name → records that re-enter there."""
     docs, read_dead = p | "Read" >> source
-    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at)
+    resumed = {name: p | f"Redriven{name.title()}" >> beam.Create(items) for name, items in (resume or {}).items()}
+    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at, resumed)
     all_dead = [read_dead, *dead] | "AllDeadLetters" >> beam.Flatten()
     articles | "WriteArticles" >> WriteArticles(ctx.output, ctx.run_id, cfg, ctx.settings)
     all_dead | "WriteDeadLetters" >> WriteDeadLetters(ctx.output, ctx.run_id, ctx.settings)

@@ -24,7 +24,7 @@ from pipeline.graph import RunContext, build, build_streaming
 from pipeline.io.ledger import Ledger
 from pipeline.io.replay import ReplayFiles, plan_replay
 from pipeline.io.sinks import window_counts, write_manifest
-from pipeline.io.sources import ReadFiles, expand_inputs
+from pipeline.io.sources import InputError, ReadFiles, expand_inputs
 from pipeline.io.storage import ObjectInfo, S3Storage, Storage, is_s3
 from pipeline.lib.ids import new_run_id
 from pipeline.transforms.base import METRICS_NAMESPACE
@@ -296,4 +296,29 @@ def run_feeds(feeds: Sequence[str], output: str, cfg: Config, beam_args: Sequenc
     if poll.docs or poll.dead:
         counters = run.execute(lambda p: build(p, cfg, FeedSource(poll.docs, poll.dead), run.ctx))
     poll.commit()
+    return run.finish(counters, time.monotonic() - t_pipeline)
+
+
+def run_redrive(dead_letters: str, output: str | None, cfg: Config, beam_args: Sequence[str] = ()) -> RunSummary:
+    """Feed dead letters back in after a fix (pipeline/io/redrive.py); output defaults to the
+    output the dead letters belong to. Rows already present are not written again."""
+    from pipeline.io.redrive import RedriveSource, plan_redrive
+
+    base = dead_letters.rstrip("/")
+    if output is None:
+        if "/dead_letters" not in base:
+            raise ConfigError(f"{dead_letters}: not under a dead_letters/ folder; pass --output")
+        output = base[: base.index("/dead_letters")]
+    run = _Run.start([], output, cfg, beam_args, "redrive")
+    plan = plan_redrive(dead_letters, cfg, _settings_for([dead_letters], cfg) or run.ctx.settings)
+    if not plan.letters:
+        raise InputError(f"{dead_letters}: no dead letters found")
+    run.files = plan.files
+    run.extra = {"redrive": {"from": dead_letters, "dead_letters": plan.letters, "files": len(plan.files),
+                             "documents": len(plan.docs),
+                             "resumed": {k: len(v) for k, v in plan.resume.items()}, "skipped": plan.skipped}}
+    t_pipeline = time.monotonic()
+    counters = run.execute(
+        lambda p: build(p, cfg, RedriveSource(plan, cfg, run.ctx.settings), run.ctx, resume=plan.resume)
+    )
     return run.finish(counters, time.monotonic() - t_pipeline)

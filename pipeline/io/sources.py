@@ -45,6 +45,21 @@ def expand_inputs(patterns: Iterable[str], settings: S3Settings | None) -> list[
     return [found[k] for k in sorted(found)]
 
 
+def jsonl_document(base: RawDocument, record: dict[str, str], line_no: int) -> RawDocument:
+    """A RawDocument for one parsed JSONL record (pipeline.lib.decode.parse_jsonl_record)."""
+    doc = RawDocument()
+    doc.CopyFrom(base)
+    doc.content_type = "html" if record["body"].lstrip().startswith("<") else "text"
+    doc.text = record["body"]
+    doc.title = record["title"]
+    doc.url = record["url"]
+    doc.published = record["published"]
+    doc.outlet = record["outlet"]
+    doc.language = record["language"]
+    doc.line = line_no
+    return doc
+
+
 def raw_documents(info: ObjectInfo, data: bytes, cfg: Config, source_kind: str = "file") -> Iterator[RawDocument | tuple]:
     """Decode one file's bytes into RawDocuments. Raises BadInput for the whole file; yields
     ("bad_line", line_no, text, BadInput) tuples for single bad JSONL lines."""
@@ -66,17 +81,7 @@ def raw_documents(info: ObjectInfo, data: bytes, cfg: Config, source_kind: str =
         except BadInput as exc:
             yield ("bad_line", line_no, line, exc)
             continue
-        doc = RawDocument()
-        doc.CopyFrom(base)
-        doc.content_type = "html" if record["body"].lstrip().startswith("<") else "text"
-        doc.text = record["body"]
-        doc.title = record["title"]
-        doc.url = record["url"]
-        doc.published = record["published"]
-        doc.outlet = record["outlet"]
-        doc.language = record["language"]
-        doc.line = line_no
-        yield doc
+        yield jsonl_document(base, record, line_no)
 
 
 class _ReadFileFn(StageFn):
