@@ -6,12 +6,15 @@ line naming what and how to fix it, and exit with code 2; `-v` shows the traceba
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -46,6 +49,54 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     if verbose < 2:
         for noisy in ("apache_beam", "urllib3", "trafilatura", "htmldate"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _live_progress(enabled: bool, every: float = 10.0) -> Iterator[None]:
+    """A live line on a terminal (rich), or a plain log line every `every` s (CI, cron)."""
+    if not enabled:
+        yield
+        return
+    from rich.live import Live
+    from rich.text import Text
+
+    from pipeline import progress
+
+    progress.reset()
+    started = time.monotonic()
+    done = threading.Event()
+
+    def line() -> str:
+        counts = progress.snapshot()
+        elapsed = time.monotonic() - started
+        parsed = counts.get("parse.out", 0)
+        return (
+            f"files read {counts.get('read.out', 0)} · articles {parsed} processed, "
+            f"{counts.get('articles_written', 0)} written · dead letters {counts.get('dead_letters', 0)} · "
+            f"{elapsed:.0f} s · {parsed / elapsed if elapsed > 0 else 0:.1f} articles/s"
+        )
+
+    def tick(show, every_s: float) -> None:  # type: ignore[no-untyped-def]
+        while not done.wait(every_s):
+            show(line())
+
+    live = Live(Text(line()), console=err, refresh_per_second=4, transient=True) if err.is_terminal else None
+    if live is not None:
+        live.start()
+        ticker = threading.Thread(target=tick, args=(lambda text: live.update(Text(text)), 0.25), daemon=True)
+    else:
+        ticker = threading.Thread(
+            target=tick, args=(lambda text: err.print(f"progress: {text}", highlight=False, soft_wrap=True), every),
+            daemon=True,
+        )
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+        if live is not None:
+            live.stop()
 
 
 def _fail(message: str) -> "typer.Exit":
@@ -106,7 +157,8 @@ def run(
             if format not in ("parquet", "jsonl"):
                 raise _fail(f"--format {format!r}: use parquet or jsonl")
             cfg = cfg.replace(output=dataclasses.replace(cfg.output, format=format))
-        summary = run_batch(input, output, cfg, ctx.args, incremental=incremental)
+        with _live_progress(not (quiet or json_summary)):
+            summary = run_batch(input, output, cfg, ctx.args, incremental=incremental)
     except _user_errors() as exc:
         if _verbose:
             err.print_exception()

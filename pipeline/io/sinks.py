@@ -25,6 +25,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import IntervalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
+from pipeline import progress
 from pipeline.config import Config, S3Settings
 from pipeline.io import schema
 from pipeline.io.storage import Storage, is_s3, join, split_s3
@@ -148,6 +149,7 @@ class _WriteArticlesFn(beam.DoFn):
             ).encode("utf-8")
         self.storage.write_bytes(uri, data)
         self._rows.inc(len(chunk))
+        progress.add("articles_written", len(chunk))
         self._files.inc()
         return {"uri": uri, "rows": len(chunk), "partition": partition}
 

@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline import progress
 from pipeline.config import Config, S3Settings
 from pipeline.io.storage import ObjectInfo, Storage, StorageError, has_glob, is_s3
 from pipeline.lib.decode import BadInput, decode_file, parse_jsonl_record
@@ -124,6 +125,7 @@ class _ReadFileFn(StageFn):
                 letter.source_uri, letter.line = uri, line_no
                 Metrics.counter(METRICS_NAMESPACE, f"dead_letter.decode.{exc.reason}").inc()
                 self._line_dead.inc()
+                progress.add("dead_letters")
                 out.append(beam.pvalue.TaggedOutput(DEAD, letter))
             else:
                 out.append(item)

@@ -14,6 +14,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
+from pipeline import progress
 from pipeline.lib.decode import BadInput
 from pipeline.protos.article_pb2 import Article, RawDocument
 from pipeline.protos.dead_letter_pb2 import DeadLetter
@@ -89,10 +90,12 @@ class StageFn(beam.DoFn):
         for out in outputs:
             if not isinstance(out, TaggedOutput):  # per-item dead letters are counted where made
                 self._out.inc()
+                progress.add(f"{self.stage}.out")
             yield out
 
     def _reject(self, reason: str, error: str, element: Any) -> TaggedOutput:
         self._dead.inc()
+        progress.add("dead_letters")
         Metrics.counter(METRICS_NAMESPACE, f"dead_letter.{self.stage}.{reason}").inc()
         return TaggedOutput(DEAD, dead_letter(self.stage, reason, error, element))
 
