@@ -213,11 +213,12 @@ def replay(
     if (rate is not None and rate <= 0) or (speedup is not None and speedup <= 0):
         raise _fail("--rate and --speedup must be positive")
     try:
-        summary = run_replay(
-            input, output, load_config(config), ctx.args, rate=rate, speedup=speedup,
-            window_seconds=_duration(window, "--window"),
-            lateness_seconds=_duration(allowed_lateness, "--allowed-lateness"), loop=loop,
-        )
+        with _live_progress(not (quiet or json_summary)):
+            summary = run_replay(
+                input, output, load_config(config), ctx.args, rate=rate, speedup=speedup,
+                window_seconds=_duration(window, "--window"),
+                lateness_seconds=_duration(allowed_lateness, "--allowed-lateness"), loop=loop,
+            )
     except _user_errors() as exc:
         if _verbose:
             err.print_exception()
@@ -253,8 +254,6 @@ def feeds(
       newspipe feeds -f https://a.example/atom -f feeds/local.xml -o s3://news/feeds --every 15m
     """
     _setup_logging(verbose, quiet)
-    import time
-
     from pipeline.config import load_config
     from pipeline.run import run_feeds
 
@@ -266,7 +265,8 @@ def feeds(
     try:
         cfg = load_config(config)
         while True:
-            summary = run_feeds(feed, output, cfg, ctx.args)
+            with _live_progress(not (quiet or json_summary)):
+                summary = run_feeds(feed, output, cfg, ctx.args)
             if json_summary:
                 out.print_json(json.dumps(summary.as_dict(), default=str))
             elif not quiet:
