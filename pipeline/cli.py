@@ -39,11 +39,28 @@ _verbose = 0
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of the record (it may be swapped, e.g. in tests)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
     global _verbose
     _verbose = verbose
     level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # Beam warns at import time about optional GCP client libraries newspipe does not use.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     if verbose < 2:
