@@ -19,7 +19,7 @@ import functools
 import hashlib
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -90,6 +90,32 @@ def content_stems(text: str) -> set[str]:
     return stems
 
 
+# Signatures are cached per whitespace-separated chunk of text (news repeats its words): the
+# content stems of a text are the union of its chunks' (see content_stems: whitespace is never part
+# of a word), so a chunk's stem hashes are computed once. Bounded: emptied when full.
+CACHE_SIZE = 200_000
+
+
+class _BoundedCache(dict):
+    """key -> fn(key), computed on first use; emptied when it reaches `size` entries."""
+
+    def __init__(self, fn: Callable[[str], object], size: int) -> None:
+        super().__init__()
+        self._fn = fn
+        self._size = size
+
+    def __missing__(self, key: str) -> object:
+        value = self._fn(key)
+        if len(self) >= self._size:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def _identity(value: int) -> int:
+    return value
+
+
 def _normalise_keys(keys: Iterable[str]) -> frozenset[str]:
     return frozenset(k.strip().casefold() for k in keys if k and k.strip())
 
@@ -104,6 +130,10 @@ class StoryClusterer:
 
     # (permutations, scheme) per num_perm: generating permutations costs more than hashing an article.
     _permutations: ClassVar[dict[int, tuple[object, str]]] = {}
+    # MinHash's own hash of each stem (its default hashfunc of the UTF-8 bytes), per text chunk.
+    _chunk_hashes: ClassVar[dict[object, _BoundedCache]] = {}
+    # LSH (bands, rows) per (threshold, num_perm): datasketch integrates numerically to find them.
+    _lsh_params: ClassVar[dict[tuple[float, int], tuple[int, int]]] = {}
 
     def __init__(
         self,
@@ -130,12 +160,24 @@ class StoryClusterer:
         if num_perm not in self._permutations:
             template = MinHash(num_perm=num_perm, seed=1)
             self._permutations[num_perm] = (template.permutations, template.scheme)
-        self._signature_dtype = MinHash(num_perm=1, seed=1, scheme=self._permutations[num_perm][1]).hashvalues.dtype
+        probe = MinHash(num_perm=1, seed=1, scheme=self._permutations[num_perm][1])
+        self._signature_dtype = probe.hashvalues.dtype
+        hashfunc = probe.hashfunc
+        if hashfunc not in self._chunk_hashes:
+            self._chunk_hashes[hashfunc] = _BoundedCache(
+                lambda chunk: tuple(hashfunc(stem.encode("utf-8")) for stem in content_stems(chunk)), CACHE_SIZE
+            )
+        self._hashes_of_chunk = self._chunk_hashes[hashfunc].__getitem__
         # Candidates: LSH finds near-duplicates (its threshold a little under `threshold` so pairs
         # near the boundary are still checked); an entity inverted index finds same-event pairs,
         # which need shared entities anyway. A low-threshold LSH would instead return a large
         # share of the index for every query (common news words), i.e. quadratic time.
-        self._lsh = MinHashLSH(threshold=max(threshold - 0.1, 0.05), num_perm=num_perm)
+        lsh_threshold = max(threshold - 0.1, 0.05)
+        if (lsh_threshold, num_perm) not in self._lsh_params:
+            lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
+            self._lsh_params[lsh_threshold, num_perm] = (lsh.b, lsh.r)
+        params = self._lsh_params[lsh_threshold, num_perm]
+        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, params=params)
         self._postings: dict[str, set[str]] = {}
         self._items: OrderedDict[str, tuple[object, frozenset[str], datetime | None]] = OrderedDict()
         self._parent: dict[str, str] = {}
@@ -151,7 +193,15 @@ class StoryClusterer:
     def signature(self, text: str) -> bytes:
         """The article's MinHash as bytes: compute it where the text is (in parallel), and send
         only this (1 KiB at 128 permutations) to the place that clusters."""
-        return self._minhash(content_stems(text)).hashvalues.tobytes()  # type: ignore[attr-defined]
+        # The MinHash of content_stems(text) (MinHash's default hash of each stem's UTF-8 bytes),
+        # from the chunks' cached stem hashes: a MinHash is a min over the set's hashes, so neither
+        # order nor repeats of a stem change it.
+        hashes = set().union(*map(self._hashes_of_chunk, set(text.split())))
+        permutations, scheme = self._permutations[self.num_perm]
+        minhash = self._MinHash(num_perm=self.num_perm, permutations=permutations, scheme=scheme, hashfunc=_identity)
+        if hashes:
+            minhash.update_batch(hashes)
+        return minhash.hashvalues.tobytes()
 
     def add_signature(
         self, article_id: str, signature: bytes, entity_keys: set[str], published: datetime | None
@@ -167,12 +217,26 @@ class StoryClusterer:
             hashvalues=np.frombuffer(signature, dtype=self._signature_dtype).copy(),
         )
         entities = _normalise_keys(entity_keys)
+        published = _aware(published) if published is not None else None
         self._parent[article_id] = article_id
         self._members[article_id] = {article_id}
         self._smallest[article_id] = article_id
-        for other in sorted(self._candidates(minhash, entities)):
-            if self._same_story(minhash, entities, published, *self._items[other]):
-                self._union(article_id, other)
+        candidates = sorted(self._candidates(minhash, entities))
+        if candidates:
+            # All candidates' similarities in one array operation (= MinHash.jaccard each).
+            items = self._items
+            others = np.stack([items[other][0].hashvalues for other in candidates])  # type: ignore[attr-defined]
+            shared = np.count_nonzero(others == minhash.hashvalues, axis=1)
+            lowest = min(self.threshold, self.related_threshold)
+            find = self._find
+            for other, similarity in zip(candidates, (shared / float(self.num_perm)).tolist()):
+                # Already in one story: the union would change nothing, so the rule needs no check.
+                if (
+                    similarity >= lowest
+                    and find(article_id) != find(other)
+                    and self._same_story(similarity, entities, published, *items[other][1:])
+                ):
+                    self._union(article_id, other)
         self._lsh.insert(article_id, minhash)
         for key in entities:
             self._postings.setdefault(key, set()).add(article_id)
@@ -204,23 +268,14 @@ class StoryClusterer:
             candidates.update(other for other, n in shared.items() if n >= self.min_shared_entities)
         return candidates
 
-    def _minhash(self, stems: set[str]) -> object:
-        permutations, scheme = self._permutations[self.num_perm]
-        minhash = self._MinHash(num_perm=self.num_perm, permutations=permutations, scheme=scheme)
-        if stems:
-            minhash.update_batch([s.encode("utf-8") for s in sorted(stems)])
-        return minhash
-
     def _same_story(
         self,
-        minhash: object,
+        similarity: float,
         entities: frozenset[str],
         published: datetime | None,
-        other_minhash: object,
         other_entities: frozenset[str],
         other_published: datetime | None,
     ) -> bool:
-        similarity = minhash.jaccard(other_minhash)  # type: ignore[attr-defined]
         if similarity >= self.threshold:
             return True
         if similarity < self.related_threshold:
@@ -229,8 +284,8 @@ class StoryClusterer:
         smaller = min(len(entities), len(other_entities))
         if shared < self.min_shared_entities or shared < self.min_entity_overlap * smaller:
             return False
-        if published is not None and other_published is not None:
-            return abs(_aware(published) - _aware(other_published)) <= self.max_gap
+        if published is not None and other_published is not None:  # both made aware by add_signature
+            return abs(published - other_published) <= self.max_gap
         return True
 
     def _find(self, article_id: str) -> str:

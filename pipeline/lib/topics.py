@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,44 @@ def _tokens(text_mf: str) -> list[str]:
     return [t for t in _LETTERS.findall(text_mf) if len(t) > 1]
 
 
+# News vocabulary repeats heavily, so the per-article work is cached per distinct string. The
+# caches are bounded (cleared when full: cheap, and the common strings come straight back).
+CACHE_SIZE = 200_000
+
+
+class _BoundedCache(dict):
+    """key -> fn(key), computed on first use; emptied when it reaches `size` entries."""
+
+    def __init__(self, fn: Callable[[str], object], size: int) -> None:
+        super().__init__()
+        self._fn = fn
+        self._size = size
+
+    def __missing__(self, key: str) -> object:
+        value = self._fn(key)
+        if len(self) >= self._size:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    return tuple(_tokens(match_form(clean_line(chunk))))
+
+
+_CHUNK_TOKENS = _BoundedCache(_chunk_tokens, CACHE_SIZE)
+
+
+def match_tokens(text: str) -> list[str]:
+    """The words of `text` in match form (letters only, 2+ long): `_tokens(match_form(clean_line(text)))`.
+
+    Computed per whitespace-separated chunk, cached: every step of clean_line/match_form works
+    character by character inside a chunk (whitespace never joins or splits letter runs, and is
+    neither cased nor case-ignorable for lower()), so the chunks' tokens in order are the text's.
+    """
+    return list(chain.from_iterable(map(_CHUNK_TOKENS.__getitem__, text.split())))
+
+
 @dataclass(frozen=True)
 class DocFeatures:
     """Raw term counts of one article, split in the two feature blocks."""
@@ -77,10 +116,8 @@ def extract_features(title: str, body: str) -> DocFeatures:
     Title words get an extra "T:" feature because a headline is denser topic evidence than a
     body sentence; everything is in the match form so spelling variants share features.
     """
-    title_mf = match_form(clean_line(title))
-    body_mf = match_form(clean_line(body[:MAX_BODY_CHARS]))
-    title_toks = _tokens(title_mf)
-    body_toks = _tokens(body_mf)
+    title_toks = match_tokens(title)
+    body_toks = match_tokens(body[:MAX_BODY_CHARS])
 
     chars: Counter[str] = Counter()
     lo, hi = CHAR_NGRAMS
@@ -102,11 +139,84 @@ def extract_features(title: str, body: str) -> DocFeatures:
     return DocFeatures(chars, words)
 
 
+class _TokenTable:
+    """Per distinct token, what it contributes to an article's features (in-vocabulary only):
+    its char n-gram feature indices (a slice of one int32 pool, repeats kept), and the feature
+    index of its stem, of its title tag "T:stem", and its bigram stem id (-1: none).
+
+    Shared by the threads of a worker: tokens are added under a lock, arrays grow by copy, and a
+    reader takes the arrays after its own tokens are in (every later copy holds them too).
+    """
+
+    def __init__(self, vec: Vectorizer) -> None:
+        self.vec = vec
+        self.ids: dict[str, int] = {}
+        self.lock = threading.Lock()
+        n = 4096
+        self.uni = np.full(n, -1, np.int64)
+        self.tag = np.full(n, -1, np.int64)
+        self.stem = np.full(n, -1, np.int64)
+        self.ng_off = np.zeros(n, np.int64)
+        self.ng_len = np.zeros(n, np.int64)
+        self.pool = np.zeros(8 * n, np.int32)
+        self.pool_used = 0
+
+    def lookup(self, toks: list[str]) -> np.ndarray:
+        """Row ids of `toks` (added on first sight)."""
+        ids = self.ids
+        try:
+            return np.fromiter(map(ids.__getitem__, toks), np.int64, len(toks))
+        except KeyError:
+            with self.lock:
+                for tok in toks:
+                    if tok not in ids:
+                        self._add(tok)
+            return np.fromiter(map(ids.__getitem__, toks), np.int64, len(toks))
+
+    def _add(self, tok: str) -> None:
+        vec = self.vec
+        row = len(self.ids)
+        if row == len(self.uni):
+            for name in ("uni", "tag", "stem", "ng_off", "ng_len"):
+                old = getattr(self, name)
+                grown = np.full(2 * len(old), -1 if name in ("uni", "tag", "stem") else 0, old.dtype)
+                grown[: len(old)] = old
+                setattr(self, name, grown)
+        char_index = vec.char_index
+        padded = f" {tok} "
+        n_chars = len(padded)
+        lo, hi = CHAR_NGRAMS
+        grams = [
+            j
+            for n in range(lo, min(hi, n_chars) + 1)
+            for i in range(n_chars - n + 1)
+            if (j := char_index.get(padded[i : i + n])) is not None
+        ]
+        used = self.pool_used
+        if used + len(grams) > len(self.pool):
+            grown = np.zeros(max(2 * len(self.pool), used + len(grams)), np.int32)
+            grown[:used] = self.pool[:used]
+            self.pool = grown
+        self.pool[used : used + len(grams)] = grams
+        self.pool_used = used + len(grams)
+        stem = light_stem(tok)
+        self.ng_off[row] = used
+        self.ng_len[row] = len(grams)
+        self.uni[row] = vec.word_index.get(stem, -1)
+        self.tag[row] = vec.word_index.get(f"T:{stem}", -1)
+        self.stem[row] = vec.bigram_stems.get(stem, -1)
+        self.ids[tok] = row  # last: a reader that sees the id sees the row
+
+
 class Vectorizer:
     """Two TF-IDF blocks (char, word) side by side: sublinear tf x idf, each block l2-normalised.
 
     The same recipe as sklearn's TfidfVectorizer(sublinear_tf=True) per block. Rows come out as
     CSR pieces (indptr, indices, data); the arithmetic runs once per batch in numpy.
+
+    `transform` computes the same counts as `extract_features` + `transform_features` without
+    building strings per n-gram: each distinct token's features are looked up once (cached,
+    bounded by CACHE_SIZE tokens) and an article's counts are gathers and bincounts.
     """
 
     def __init__(
@@ -116,6 +226,76 @@ class Vectorizer:
         self.word_index = {t: i + len(char_terms) for i, t in enumerate(word_terms)}
         self.idf = np.concatenate([np.asarray(char_idf, np.float32), np.asarray(word_idf, np.float32)])
         self.n_features = len(self.idf)
+        self.n_char = len(char_terms)
+        # Word bigrams "a b" by (stem id of a) * n + (stem id of b), sorted, for one searchsorted.
+        self.bigram_stems: dict[str, int] = {}
+        keys: list[tuple[str, str, int]] = []
+        for term, j in self.word_index.items():
+            if " " in term:
+                a, b = term.split(" ", 1)
+                keys.append((a, b, j))
+                for part in (a, b):
+                    self.bigram_stems.setdefault(part, len(self.bigram_stems))
+        n_stems = max(len(self.bigram_stems), 1)
+        codes = np.array([self.bigram_stems[a] * n_stems + self.bigram_stems[b] for a, b, _ in keys], np.int64)
+        order = np.argsort(codes)
+        self._n_stems = n_stems
+        self._bigram_codes = codes[order]
+        self._bigram_index = np.array([j for *_, j in keys], np.int64)[order]
+        self._table = _TokenTable(self)
+
+    def _bigrams(self, stems: np.ndarray) -> np.ndarray:
+        a, b = stems[:-1], stems[1:]
+        codes = (a * self._n_stems + b)[(a >= 0) & (b >= 0)]
+        if not len(codes) or not len(self._bigram_codes):
+            return codes[:0]
+        pos = np.searchsorted(self._bigram_codes, codes)
+        pos[pos == len(self._bigram_codes)] = 0
+        return self._bigram_index[pos[self._bigram_codes[pos] == codes]]
+
+    def _doc_counts(self, title: str, body: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(char indices, their counts, word indices, their counts) of one article."""
+        table = self._table
+        if len(table.ids) >= CACHE_SIZE:
+            table = self._table = _TokenTable(self)
+        title_rows = table.lookup(match_tokens(title))
+        body_rows = table.lookup(match_tokens(body[:MAX_BODY_CHARS]))
+        # Char n-grams: each distinct token's n-grams once, weighted by the token's count.
+        rows, row_counts = np.unique(np.concatenate((title_rows, body_rows)), return_counts=True)
+        lengths = table.ng_len[rows]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        grams = table.pool[np.arange(total) + np.repeat(table.ng_off[rows] - (ends - lengths), lengths)]
+        per_gram = np.bincount(grams, weights=np.repeat(row_counts, lengths), minlength=self.n_char)
+        char_idx = np.flatnonzero(per_gram != 0)  # (a bool scan is much faster than a float one)
+        # Words: stems, stem bigrams, and title-tagged stems of the title.
+        uni, tag, stem = table.uni, table.tag, table.stem
+        words = np.concatenate(
+            (
+                uni[title_rows],
+                self._bigrams(stem[title_rows]),
+                tag[title_rows],
+                uni[body_rows],
+                self._bigrams(stem[body_rows]),
+            )
+        )
+        word_idx, word_counts = np.unique(words[words >= 0], return_counts=True)
+        return char_idx, per_gram[char_idx], word_idx, word_counts
+
+    def _tfidf(
+        self, seg_ptr: list[int], idx: np.ndarray, counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        data = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * self.idf[idx]
+        seg = np.asarray(seg_ptr, dtype=np.int64)
+        lengths = np.diff(seg)
+        if len(data):
+            sq = np.zeros(len(lengths), dtype=np.float32)
+            nonempty = lengths > 0
+            sq[nonempty] = np.add.reduceat(data * data, seg[:-1][nonempty])
+            norms = np.sqrt(sq)
+            norms[norms == 0] = 1.0
+            data = (data / np.repeat(norms, lengths)).astype(np.float32)
+        return seg[::2].copy(), idx, data.astype(np.float32)
 
     def transform_features(self, feats: Iterable[DocFeatures]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         seg_ptr = [0]  # two segments (char block, word block) per document
@@ -129,21 +309,21 @@ class Vectorizer:
                         indices.append(j)
                         counts.append(count)
                 seg_ptr.append(len(indices))
-        idx = np.asarray(indices, dtype=np.int64)
-        data = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * self.idf[idx]
-        seg = np.asarray(seg_ptr, dtype=np.int64)
-        lengths = np.diff(seg)
-        if len(data):
-            sq = np.zeros(len(lengths), dtype=np.float32)
-            nonempty = lengths > 0
-            sq[nonempty] = np.add.reduceat(data * data, seg[:-1][nonempty])
-            norms = np.sqrt(sq)
-            norms[norms == 0] = 1.0
-            data = (data / np.repeat(norms, lengths)).astype(np.float32)
-        return seg[::2].copy(), idx, data.astype(np.float32)
+        return self._tfidf(seg_ptr, np.asarray(indices, dtype=np.int64), np.asarray(counts, dtype=np.float32))
 
     def transform(self, docs: Iterable[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.transform_features(extract_features(t, b) for t, b in docs)
+        """`transform_features` of `extract_features` for (title, body) pairs (same numbers, faster)."""
+        seg_ptr = [0]
+        idx: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        for title, body in docs:
+            char_idx, char_counts, word_idx, word_counts = self._doc_counts(title, body)
+            idx += (char_idx, word_idx)
+            counts += (char_counts, word_counts)
+            seg_ptr += (seg_ptr[-1] + len(char_idx), seg_ptr[-1] + len(char_idx) + len(word_idx))
+        if not idx:
+            return self._tfidf(seg_ptr, np.zeros(0, np.int64), np.zeros(0, np.float32))
+        return self._tfidf(seg_ptr, np.concatenate(idx).astype(np.int64), np.concatenate(counts).astype(np.float32))
 
 
 def _encode_terms(terms: Sequence[str]) -> np.ndarray:

@@ -163,3 +163,131 @@ def test_ant_exact_duplicates_cluster_and_different_texts_rarely_merge() -> None
     )
     pairs = len(stories) * (len(stories) - 1) // 2
     assert merged_different / pairs < 1e-4
+
+
+# --- the cached / vectorised paths against the plain reference they replaced ------------------
+
+TRICKY = [
+    "",
+    " ",
+    "Σ.a İstanbul ΣΑΣ",
+    "ﻻ ﷺ ـــكلمة  كَلِمَةٌ ١٢٣ ٣٫٥ word\u200cjoin\u200b ab\u00adcd في و من",
+    "وفي الحرب،والسلام\tبالحرب\u00a0للحكومة\r\nالدولة\n\n\nإلى أن 2024 ٢٠٢٤",
+]
+
+
+def _signature_texts() -> list[str]:
+    from benchmarks.synth import make_article, seed_paragraphs
+
+    rng, paragraphs = random.Random(5), seed_paragraphs()
+    synth = [a["title"] + "\n" + a["body"] for a in (make_article(rng, paragraphs, i) for i in range(60))]
+    return [text for _, text, _, _ in _seed_items()] + synth + TRICKY
+
+
+def _reference_signature(clusterer: StoryClusterer, text: str) -> bytes:
+    """The signature as first defined (story ids are persisted: it must never change)."""
+    from datasketch import MinHash
+
+    permutations, scheme = clusterer._permutations[clusterer.num_perm]
+    minhash = MinHash(num_perm=clusterer.num_perm, permutations=permutations, scheme=scheme)
+    stems = content_stems(text)
+    if stems:
+        minhash.update_batch([s.encode("utf-8") for s in sorted(stems)])
+    return minhash.hashvalues.tobytes()
+
+
+def test_signature_bytes_equal_reference_and_pinned() -> None:
+    import hashlib
+
+    clusterer = StoryClusterer()
+    texts = _signature_texts()
+    for text in texts:
+        assert clusterer.signature(text) == _reference_signature(clusterer, text), text[:40]
+    # Pinned as well, in case datasketch itself ever changes its hashing.
+    assert hashlib.sha1(clusterer.signature(texts[0])).hexdigest() == PINNED_SIGNATURE_SHA1
+
+
+PINNED_SIGNATURE_SHA1 = "89ed92dfe87aa3977ccfc220227614d5ee863e50"  # recorded with the code before the caches
+
+
+def test_signature_with_tiny_cache_and_content_stems_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.lib import stories as stories_mod
+
+    monkeypatch.setattr(StoryClusterer, "_chunk_hashes", {})
+    monkeypatch.setattr(stories_mod, "CACHE_SIZE", 20)
+    clusterer = StoryClusterer()
+    for text in _signature_texts():
+        assert clusterer.signature(text) == _reference_signature(clusterer, text)
+        assert content_stems(text) == set().union(*(content_stems(chunk) for chunk in text.split()))
+    assert all(len(cache) <= 20 for cache in StoryClusterer._chunk_hashes.values())
+
+
+class _ReferenceClusterer(StoryClusterer):
+    """add_signature as first written: MinHash.jaccard and the rule for every candidate."""
+
+    def add_signature(self, article_id, signature, entity_keys, published):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        if article_id in self._items:
+            return self.story_of(article_id)
+        permutations, scheme = self._permutations[self.num_perm]
+        minhash = self._MinHash(
+            num_perm=self.num_perm,
+            permutations=permutations,
+            scheme=scheme,
+            hashvalues=np.frombuffer(signature, dtype=self._signature_dtype).copy(),
+        )
+        entities = frozenset(k.strip().casefold() for k in entity_keys if k and k.strip())
+        self._parent[article_id] = article_id
+        self._members[article_id] = {article_id}
+        self._smallest[article_id] = article_id
+        for other in sorted(self._candidates(minhash, entities)):
+            other_minhash, other_entities, other_published = self._items[other]
+            similarity = minhash.jaccard(other_minhash)
+            if similarity >= self.threshold:
+                same = True
+            elif similarity < self.related_threshold:
+                same = False
+            else:
+                shared = len(entities & other_entities)
+                smaller = min(len(entities), len(other_entities))
+                if shared < self.min_shared_entities or shared < self.min_entity_overlap * smaller:
+                    same = False
+                elif published is not None and other_published is not None:
+                    aware = [p if p.tzinfo else p.replace(tzinfo=timezone.utc) for p in (published, other_published)]
+                    same = abs(aware[0] - aware[1]) <= self.max_gap
+                else:
+                    same = True
+            if same:
+                self._union(article_id, other)
+        self._lsh.insert(article_id, minhash)
+        for key in entities:
+            self._postings.setdefault(key, set()).add(article_id)
+        self._items[article_id] = (minhash, entities, published)
+        if self.max_items is not None:
+            while len(self._items) > self.max_items:
+                self._evict(next(iter(self._items)))
+        return self.story_of(article_id)
+
+
+def test_clustering_equals_reference_rule() -> None:
+    texts = _signature_texts()
+    rng = random.Random(9)
+    entities = ["Q159", "Q148", "Q30", "Q79", "Q794", "Q801", "Putin", "Lavrov", "UN"]
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    items = []
+    for i, text in enumerate(texts):
+        when = None if i % 5 == 0 else start + timedelta(hours=rng.randrange(0, 24 * 8))
+        if i % 7 == 0 and when is not None:
+            when = when.replace(tzinfo=None)
+        items.append((f"a{i:03d}", text, set(rng.sample(entities, rng.randrange(0, 6))), when))
+    for kw in ({}, {"max_items": 25}, {"related_threshold": 0.1, "min_shared_entities": 2}):
+        fast, reference = StoryClusterer(**kw), _ReferenceClusterer(**kw)
+        for article_id, text, keys, when in items:
+            signature = fast.signature(text)
+            assert fast.add_signature(article_id, signature, keys, when) == reference.add_signature(
+                article_id, signature, keys, when
+            )
+        live = list(reference._items)
+        assert {a: fast.story_of(a) for a in live} == {a: reference.story_of(a) for a in live}
+        assert len({reference.story_of(a) for a in live}) > 1  # not everything in one story

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
+import threading
+from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pipeline.lib.topics import IPTC_LABELS, TopicClassifier, extract_features, light_stem
+from pipeline.lib import topics as topics_mod
+from pipeline.lib.arabic import clean_line, match_form
+from pipeline.lib.topics import (
+    IPTC_LABELS,
+    MAX_BODY_CHARS,
+    TopicClassifier,
+    Vectorizer,
+    extract_features,
+    light_stem,
+    match_tokens,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,3 +175,138 @@ def test_runtime_does_not_import_sklearn() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# --- the fast path (token cache, gathers) against the plain reference it replaced -------------
+
+TRICKY = [
+    "",
+    " ",
+    "x",
+    "Σ.a İstanbul ΣΑΣ σ",
+    "ﻻ ﷺ ـــكلمة  كَلِمَةٌ ١٢٣ ٣٫٥ word\u200cjoin\u200b ab\u00adcd",
+    "وفي الحرب،والسلام\tبالحرب\u00a0للحكومة\r\nالدولة\n\n\nإلى أن",
+    "\ufeffالبيان\u202bالرسمي\u202c ــــــ ۱۲۳ گزارش پیام ڤيديو",
+    "Élysée DE-GAULLE o'neil l'État 3G5 4x4 __init__ a_b",
+]
+
+
+def _reference_tokens(text: str) -> list[str]:
+    return [t for t in topics_mod._LETTERS.findall(match_form(clean_line(text))) if len(t) > 1]
+
+
+def _reference_probabilities(clf: TopicClassifier, docs: list[tuple[str, str]]) -> np.ndarray:
+    """The classifier as it was before the token cache: string n-grams counted in Counters."""
+    vec = clf.vectorizer
+    seg_ptr, indices, counts = [0], [], []
+    for title, body in docs:
+        title_toks = _reference_tokens(title)
+        body_toks = _reference_tokens(body[:MAX_BODY_CHARS])
+        chars: Counter[str] = Counter()
+        for tok, count in Counter(title_toks + body_toks).items():
+            padded = f" {tok} "
+            for n in range(3, min(5, len(padded)) + 1):
+                for i in range(len(padded) - n + 1):
+                    chars[padded[i : i + n]] += count
+        words: Counter[str] = Counter()
+        for toks, tag in ((title_toks, True), (body_toks, False)):
+            stems = [light_stem(t) for t in toks]
+            words.update(stems)
+            words.update(f"{a} {b}" for a, b in pairwise(stems))
+            if tag:
+                words.update(f"T:{s}" for s in stems)
+        for index, terms in ((vec.char_index, chars), (vec.word_index, words)):
+            for term, count in terms.items():
+                if (j := index.get(term)) is not None:
+                    indices.append(j)
+                    counts.append(count)
+            seg_ptr.append(len(indices))
+    idx = np.asarray(indices, dtype=np.int64)
+    data = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * vec.idf[idx]
+    seg = np.asarray(seg_ptr, dtype=np.int64)
+    lengths = np.diff(seg)
+    if len(data):
+        sq = np.zeros(len(lengths), dtype=np.float32)
+        nonempty = lengths > 0
+        sq[nonempty] = np.add.reduceat(data * data, seg[:-1][nonempty])
+        norms = np.sqrt(sq)
+        norms[norms == 0] = 1.0
+        data = (data / np.repeat(norms, lengths)).astype(np.float32)
+    indptr = seg[::2]
+    z = np.zeros((len(docs), len(clf.classes)), dtype=np.float32)
+    for d in range(len(docs)):
+        lo, hi = indptr[d], indptr[d + 1]
+        z[d] = (clf.coef[idx[lo:hi]] * data[lo:hi, None]).sum(axis=0)
+    z += clf.intercept
+    return 1.0 / (1.0 + np.exp(-(clf.platt_a * z + clf.platt_b)))
+
+
+def _fixed_docs(seeds_dir: Path, gold: dict) -> list[tuple[str, str]]:
+    from benchmarks.synth import make_article, seed_paragraphs
+
+    docs = [(title, body) for _, title, body in CASES]
+    for record in gold["files"]:
+        lines = (seeds_dir / record["file"]).read_text(encoding="utf-8").splitlines()
+        for art in record["articles"]:
+            docs.append((art["title"], "\n".join(lines[art["body_first_line"] - 1 : art["body_last_line"]])))
+    rng, paragraphs = random.Random(11), seed_paragraphs()
+    docs += [(a["title"], a["body"]) for a in (make_article(rng, paragraphs, i) for i in range(40))]
+    docs += [(a, b) for a in TRICKY[:4] for b in TRICKY]
+    return docs
+
+
+def test_match_tokens_equal_clean_then_match_form_then_tokens(seeds_dir: Path) -> None:
+    texts = TRICKY + [p.read_text(encoding="utf-8") for p in sorted(seeds_dir.glob("*.txt"))]
+    alphabet = list("ابتةىيأإآؤئءـ ًٌٍَُِّْٰ٠١٢٣۴٫٬ \t\n\r\u00a0\u200c\u200d\u200e\ufeff\u00adﻻﷺﺑﺒ.,:;'-_ΣσİIiKaZ09؟،")
+    rng = random.Random(3)
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40))) for _ in range(3000)]
+    for text in texts:
+        assert match_tokens(text) == _reference_tokens(text), repr(text)
+
+
+def test_fast_transform_matches_reference_probabilities(clf: TopicClassifier, seeds_dir: Path, gold: dict) -> None:
+    docs = _fixed_docs(seeds_dir, gold)
+    expected = _reference_probabilities(clf, docs)
+    np.testing.assert_allclose(clf.probabilities(docs), expected, rtol=0, atol=1e-6)
+    # One at a time (the classify stage's call) and via the public two-step path (training's).
+    single = np.vstack([clf.probabilities([doc]) for doc in docs])
+    np.testing.assert_allclose(single, expected, rtol=0, atol=1e-6)
+    two_step = clf.decision_csr(*clf.vectorizer.transform_features(extract_features(t, b) for t, b in docs))
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-(clf.platt_a * two_step + clf.platt_b))), expected, atol=1e-6)
+
+
+def test_token_cache_bound_and_threads(clf: TopicClassifier, seeds_dir: Path, gold: dict, monkeypatch) -> None:
+    docs = _fixed_docs(seeds_dir, gold)
+    expected = _reference_probabilities(clf, docs)
+    # A tiny bound: the caches empty themselves over and over and results do not change.
+    monkeypatch.setattr(topics_mod, "CACHE_SIZE", 50)
+    monkeypatch.setattr(topics_mod, "_CHUNK_TOKENS", topics_mod._BoundedCache(topics_mod._chunk_tokens, 50))
+    np.testing.assert_allclose(clf.probabilities(docs), expected, atol=1e-6)
+    assert len(clf.vectorizer._table.ids) < 50 + 2000 and len(topics_mod._CHUNK_TOKENS) <= 50
+    monkeypatch.undo()
+    # A fresh vectorizer filled by several threads at once gives the same numbers.
+    vec = clf.vectorizer
+    fresh = TopicClassifier(
+        Vectorizer(list(vec.char_index), vec.idf[: vec.n_char], list(vec.word_index), vec.idf[vec.n_char :]),
+        clf.classes,
+        clf.coef,
+        clf.intercept,
+        clf.platt_a,
+        clf.platt_b,
+        clf.threshold,
+    )
+    results: dict[int, np.ndarray] = {}
+
+    def run(k: int) -> None:
+        order = list(range(len(docs)))
+        random.Random(k).shuffle(order)
+        probs = np.vstack([fresh.probabilities([docs[i]]) for i in order])
+        results[k] = probs[np.argsort(order)]
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for probs in results.values():
+        np.testing.assert_allclose(probs, expected, atol=1e-6)
