@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pipeline.io.ledger import Ledger
 from pipeline.io.replay import ReplayFiles, plan_replay
 from pipeline.io.sinks import window_counts, write_manifest
 from pipeline.io.sources import InputError, ReadFiles, expand_inputs
-from pipeline.io.storage import ObjectInfo, S3Storage, Storage, is_s3
+from pipeline.io.storage import ObjectInfo, S3Storage, Storage, StorageError, is_s3
 from pipeline.lib.ids import new_run_id
 from pipeline.transforms.base import METRICS_NAMESPACE
 
@@ -136,10 +137,24 @@ class _Run:
         log.info("run %s (%s): %d input file(s) → %s", self.ctx.run_id, self.mode, len(self.files), self.ctx.output)
         p = beam.Pipeline(options=self.options)
         wire(p)
-        result = p.run()
-        if log_every > 0:
-            _log_progress_until_done(result, log_every)
-        result.wait_until_finish()
+        quiet = _QuietStorageErrors()
+        for name in _BEAM_ERROR_LOGGERS:
+            logging.getLogger(name).addFilter(quiet)
+        try:
+            result = p.run()
+            if log_every > 0:
+                _log_progress_until_done(result, log_every)
+            result.wait_until_finish()
+        except StorageError:
+            raise
+        except Exception as exc:  # a worker's StorageError, wrapped by the runner
+            cause = storage_error_in(exc)
+            if cause is None:
+                raise
+            raise StorageError(cause) from exc
+        finally:
+            for name in _BEAM_ERROR_LOGGERS:
+                logging.getLogger(name).removeFilter(quiet)
         return collect_counters(result)
 
     def finish(self, counters: dict[str, int], pipeline_seconds: float) -> RunSummary:
@@ -189,6 +204,33 @@ class _Run:
             already_present=counters.get("sink.already_present", 0),
             inputs_skipped=self.skipped,
         )
+
+
+# Beam logs a failing DoFn's exception with its traceback before re-raising it.
+_BEAM_ERROR_LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker")
+_STORAGE_ERROR_TEXT = re.compile(r"StorageError: ([^\n]+)")
+
+
+def storage_error_in(exc: BaseException | None) -> str | None:
+    """The message of a StorageError that caused `exc` (also one a runner passed on as text), else None."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, StorageError):
+            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        match = _STORAGE_ERROR_TEXT.search(str(exc))
+        if match:  # portable runners (Prism, Flink) hand back the worker's traceback as text
+            return match.group(1).strip()
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+class _QuietStorageErrors(logging.Filter):
+    """Drops Beam's traceback log of a StorageError: the error reaches the caller, which reports it once
+    (the CLI as one line; `-v` adds the traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return storage_error_in(exc) is None and not isinstance(record.msg, StorageError)
 
 
 def _log_progress_until_done(result: Any, every: float) -> None:

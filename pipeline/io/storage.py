@@ -9,6 +9,7 @@ message that never contains a secret.
 
 from __future__ import annotations
 
+import errno
 import glob as globlib
 import io
 import os
@@ -22,7 +23,7 @@ import urllib3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, NoReturn, TypeVar
 
 from pipeline.config import S3Settings
 
@@ -132,6 +133,15 @@ class Storage:
         return LocalStorage()
 
 
+def _raise_disk_error(path: Path, exc: OSError) -> NoReturn:
+    """Re-raise a local write failure a user can fix as a one-line StorageError; others unchanged."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise StorageError(f"{path}: no space left on device ({exc.strerror}); free space and re-run") from exc
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        raise StorageError(f"{path}: cannot write ({exc.strerror}); check the output folder's permissions") from exc
+    raise exc
+
+
 class LocalStorage(Storage):
     def _path(self, uri: str) -> Path:
         return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
@@ -161,30 +171,41 @@ class LocalStorage(Storage):
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         path = self._path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            _raise_disk_error(path, exc)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError):
+                _raise_disk_error(path, exc)
             raise
 
     def create_exclusive(self, uri: str, data: bytes) -> bool:
         path = self._path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        except OSError as exc:
+            _raise_disk_error(path, exc)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:  # a half-written claim would block the input: take it back
+            path.unlink(missing_ok=True)
+            _raise_disk_error(path, exc)
         return True
 
     def delete(self, uri: str) -> None:
