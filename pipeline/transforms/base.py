@@ -15,6 +15,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from pipeline import progress
+from pipeline.io.storage import StorageError
 from pipeline.lib.decode import BadInput
 from pipeline.protos.article_pb2 import Article, RawDocument
 from pipeline.protos.dead_letter_pb2 import DeadLetter
@@ -81,6 +82,10 @@ class StageFn(beam.DoFn):
     def process(self, element: Any) -> Iterator[Any]:
         try:
             outputs = list(self.process_one(element))
+        except StorageError:
+            # The store failing is not the record's fault: fail the bundle (the runner retries, the run
+            # ends with a clear error and an incremental run releases its claims) rather than lose it.
+            raise
         except BadInput as exc:
             yield self._reject(exc.reason, str(exc), element)
             return

@@ -113,12 +113,9 @@ def test_expired_key_on_the_incremental_ledger(shared_minio: MinioServer, store)
     assert shared_minio.object_names(store["bucket"], "inc-gone/") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: a StorageError while reading an input inside the pipeline (access denied, or the store down "
-    "during the read stage) becomes a read.error dead letter; the run exits 0 and --incremental commits the "
-    "input, so no later run reads it again. Fix belongs in pipeline/transforms/base.py StageFn.process / "
-    "pipeline/io/sources.py (let StorageError fail the run so the ledger releases the claims)."))
 def test_denied_object_reads_are_not_committed_as_done(shared_minio: MinioServer, store, tmp_path: Path) -> None:
+    """A store failure while reading fails the run (one line) instead of becoming a dead letter, so the
+    incremental ledger releases the claims and a later run reads the inputs."""
     key, secret = store["users"]["lister"]  # may list in/ (so inputs expand) but not read the objects
     out = tmp_path / "out"
     args = ["run", "--incremental", "-i", f"s3://{store['bucket']}/in/*.txt", "-o", str(out),
