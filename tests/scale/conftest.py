@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -371,7 +372,10 @@ def flink_cluster(flink_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
                    env=cluster.env(), cwd=base)
         deadline = time.monotonic() + 120
         while True:
-            overview = cluster.rest("/overview")
+            try:
+                overview = cluster.rest("/overview")
+            except (urllib.error.URLError, OSError):  # 503 while the dispatcher starts, on a loaded machine
+                overview = {}
             if overview.get("taskmanagers", 0) >= 1 and overview.get("slots-total", 0) >= 2:
                 break
             if tm.poll() is not None or time.monotonic() > deadline:
