@@ -129,6 +129,24 @@ def _user_errors():  # type: ignore[no-untyped-def]
     return (ConfigError, InputError, StorageError)
 
 
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Errors a user can fix: one line and exit code 2 (the traceback too with -v)."""
+    try:
+        yield
+    except _user_errors() as exc:
+        if _verbose:
+            err.print_exception()
+        raise _fail(str(exc)) from None
+
+
+def _emit(summary, json_summary: bool, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    if json_summary:
+        out.print_json(json.dumps(summary.as_dict(), default=str))
+    elif not quiet:
+        _print_summary(summary)
+
+
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
@@ -168,7 +186,7 @@ def run(
     from pipeline.config import load_config
     from pipeline.run import run_batch
 
-    try:
+    with _one_line_errors():
         cfg = load_config(config)
         if format:
             if format not in ("parquet", "jsonl"):
@@ -176,14 +194,7 @@ def run(
             cfg = cfg.replace(output=dataclasses.replace(cfg.output, format=format))
         with _live_progress(not (quiet or json_summary)):
             summary = run_batch(input, output, cfg, ctx.args, incremental=incremental)
-    except _user_errors() as exc:
-        if _verbose:
-            err.print_exception()
-        raise _fail(str(exc)) from None
-    if json_summary:
-        out.print_json(json.dumps(summary.as_dict(), default=str))
-    elif not quiet:
-        _print_summary(summary)
+    _emit(summary, json_summary, quiet)
 
 
 def _duration(text: str, flag: str) -> int:
@@ -229,21 +240,14 @@ def replay(
         raise _fail("give --rate or --speedup, not both")
     if (rate is not None and rate <= 0) or (speedup is not None and speedup <= 0):
         raise _fail("--rate and --speedup must be positive")
-    try:
+    with _one_line_errors():
         with _live_progress(not (quiet or json_summary)):
             summary = run_replay(
                 input, output, load_config(config), ctx.args, rate=rate, speedup=speedup,
                 window_seconds=_duration(window, "--window"),
                 lateness_seconds=_duration(allowed_lateness, "--allowed-lateness"), loop=loop,
             )
-    except _user_errors() as exc:
-        if _verbose:
-            err.print_exception()
-        raise _fail(str(exc)) from None
-    if json_summary:
-        out.print_json(json.dumps(summary.as_dict(), default=str))
-    elif not quiet:
-        _print_summary(summary)
+    _emit(summary, json_summary, quiet)
 
 
 @app.command(context_settings=PASS_THROUGH)
@@ -279,26 +283,20 @@ def feeds(
     interval = _duration(every, "--every") if every is not None else 0
     if every is not None and interval <= 0:
         raise _fail("--every must be a positive duration, e.g. 15m")
-    try:
-        cfg = load_config(config)
-        while True:
-            with _live_progress(not (quiet or json_summary)):
-                summary = run_feeds(feed, output, cfg, ctx.args)
-            if json_summary:
-                out.print_json(json.dumps(summary.as_dict(), default=str))
-            elif not quiet:
-                _print_summary(summary)
-            if not interval:
-                return
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        # State is written only after a run succeeds: an interrupted run's entries come again next time.
-        err.print("stopped; entries of an interrupted run will be polled again next time")
-        raise typer.Exit(code=0) from None
-    except _user_errors() as exc:
-        if _verbose:
-            err.print_exception()
-        raise _fail(str(exc)) from None
+    with _one_line_errors():
+        try:
+            cfg = load_config(config)
+            while True:
+                with _live_progress(not (quiet or json_summary)):
+                    summary = run_feeds(feed, output, cfg, ctx.args)
+                _emit(summary, json_summary, quiet)
+                if not interval:
+                    return
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            # State is written only after a run succeeds: an interrupted run's entries come again next time.
+            err.print("stopped; entries of an interrupted run will be polled again next time")
+            raise typer.Exit(code=0) from None
 
 
 def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
@@ -344,16 +342,9 @@ def redrive(
     from pipeline.config import load_config
     from pipeline.run import run_redrive
 
-    try:
+    with _one_line_errors():
         summary = run_redrive(dead_letters, output, load_config(config), ctx.args)
-    except _user_errors() as exc:
-        if _verbose:
-            err.print_exception()
-        raise _fail(str(exc)) from None
-    if json_summary:
-        out.print_json(json.dumps(summary.as_dict(), default=str))
-    elif not quiet:
-        _print_summary(summary)
+    _emit(summary, json_summary, quiet)
 
 
 @app.command()
@@ -382,20 +373,17 @@ def inspect(
 
     if format not in ("table", "csv", "json"):
         raise _fail(f"--format {format!r}: use table, csv or json")
-    try:
-        cfg = load_config(config)
-        con = connect(uri, s3_settings(cfg) if uri.startswith("s3://") else None)
-        if sql:
-            columns, rows = query(con, sql)
-            sys.stdout.write(render(columns, rows, format) + "\n")
-        else:
-            _print_json(summary(con))
-    except duckdb.Error as exc:
-        raise _fail(f"SQL error: {str(exc).splitlines()[0]}") from None
-    except _user_errors() as exc:
-        if _verbose:
-            err.print_exception()
-        raise _fail(str(exc)) from None
+    with _one_line_errors():
+        try:
+            cfg = load_config(config)
+            con = connect(uri, s3_settings(cfg) if uri.startswith("s3://") else None)
+            if sql:
+                columns, rows = query(con, sql)
+                sys.stdout.write(render(columns, rows, format) + "\n")
+            else:
+                _print_json(summary(con))
+        except duckdb.Error as exc:
+            raise _fail(f"SQL error: {str(exc).splitlines()[0]}") from None
 
 
 @app.command()
@@ -414,15 +402,12 @@ def report(
     from pipeline.config import load_config, s3_settings
     from pipeline.report import build_report
 
-    try:
-        cfg = load_config(config)
-        html = build_report(uri, s3_settings(cfg) if uri.startswith("s3://") else None, run_id)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    except _user_errors() as exc:
-        if _verbose:
-            err.print_exception()
-        raise _fail(str(exc)) from None
+    with _one_line_errors():
+        try:
+            cfg = load_config(config)
+            html = build_report(uri, s3_settings(cfg) if uri.startswith("s3://") else None, run_id)
+        except ValueError as exc:  # e.g. an unknown --run id
+            raise _fail(str(exc)) from None
     out_file.write_text(html, encoding="utf-8")
     err.print(f"report written to {out_file}")
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from pipeline.lib.arabic import HARAKAT, TATWEEL, match_form
+from pipeline.lib.cache import CACHE_SIZE, BoundedCache
 
 
 # Stop words in match form (alef/yeh/teh-marbuta folded: "الى" covers إلى, "هذه" covers هذة).
@@ -93,23 +94,6 @@ def content_stems(text: str) -> set[str]:
 # Signatures are cached per whitespace-separated chunk of text (news repeats its words): the
 # content stems of a text are the union of its chunks' (see content_stems: whitespace is never part
 # of a word), so a chunk's stem hashes are computed once. Bounded: emptied when full.
-CACHE_SIZE = 200_000
-
-
-class _BoundedCache(dict):
-    """key -> fn(key), computed on first use; emptied when it reaches `size` entries."""
-
-    def __init__(self, fn: Callable[[str], object], size: int) -> None:
-        super().__init__()
-        self._fn = fn
-        self._size = size
-
-    def __missing__(self, key: str) -> object:
-        value = self._fn(key)
-        if len(self) >= self._size:
-            self.clear()
-        self[key] = value
-        return value
 
 
 def _identity(value: int) -> int:
@@ -131,7 +115,7 @@ class StoryClusterer:
     # (permutations, scheme) per num_perm: generating permutations costs more than hashing an article.
     _permutations: ClassVar[dict[int, tuple[object, str]]] = {}
     # MinHash's own hash of each stem (its default hashfunc of the UTF-8 bytes), per text chunk.
-    _chunk_hashes: ClassVar[dict[object, _BoundedCache]] = {}
+    _chunk_hashes: ClassVar[dict[object, BoundedCache]] = {}
     # LSH (bands, rows) per (threshold, num_perm): datasketch integrates numerically to find them.
     _lsh_params: ClassVar[dict[tuple[float, int], tuple[int, int]]] = {}
 
@@ -164,7 +148,7 @@ class StoryClusterer:
         self._signature_dtype = probe.hashvalues.dtype
         hashfunc = probe.hashfunc
         if hashfunc not in self._chunk_hashes:
-            self._chunk_hashes[hashfunc] = _BoundedCache(
+            self._chunk_hashes[hashfunc] = BoundedCache(
                 lambda chunk: tuple(hashfunc(stem.encode("utf-8")) for stem in content_stems(chunk)), CACHE_SIZE
             )
         self._hashes_of_chunk = self._chunk_hashes[hashfunc].__getitem__

@@ -20,6 +20,7 @@ import numpy as np
 
 from pipeline.lib.arabic import clean_line, match_form
 from pipeline.lib.model import TopicScore
+from pipeline.lib.cache import CACHE_SIZE, BoundedCache
 
 # All 17 top-level IPTC Media Topics (http://cv.iptc.org/newscodes/mediatopic/).
 IPTC_LABELS: dict[str, str] = {
@@ -66,30 +67,13 @@ def _tokens(text_mf: str) -> list[str]:
 
 # News vocabulary repeats heavily, so the per-article work is cached per distinct string. The
 # caches are bounded (cleared when full: cheap, and the common strings come straight back).
-CACHE_SIZE = 200_000
-
-
-class _BoundedCache(dict):
-    """key -> fn(key), computed on first use; emptied when it reaches `size` entries."""
-
-    def __init__(self, fn: Callable[[str], object], size: int) -> None:
-        super().__init__()
-        self._fn = fn
-        self._size = size
-
-    def __missing__(self, key: str) -> object:
-        value = self._fn(key)
-        if len(self) >= self._size:
-            self.clear()
-        self[key] = value
-        return value
 
 
 def _chunk_tokens(chunk: str) -> tuple[str, ...]:
     return tuple(_tokens(match_form(clean_line(chunk))))
 
 
-_CHUNK_TOKENS = _BoundedCache(_chunk_tokens, CACHE_SIZE)
+_CHUNK_TOKENS = BoundedCache(_chunk_tokens, CACHE_SIZE)
 
 
 def match_tokens(text: str) -> list[str]:

@@ -280,7 +280,7 @@ def test_token_cache_bound_and_threads(clf: TopicClassifier, seeds_dir: Path, go
     expected = _reference_probabilities(clf, docs)
     # A tiny bound: the caches empty themselves over and over and results do not change.
     monkeypatch.setattr(topics_mod, "CACHE_SIZE", 50)
-    monkeypatch.setattr(topics_mod, "_CHUNK_TOKENS", topics_mod._BoundedCache(topics_mod._chunk_tokens, 50))
+    monkeypatch.setattr(topics_mod, "_CHUNK_TOKENS", topics_mod.BoundedCache(topics_mod._chunk_tokens, 50))
     np.testing.assert_allclose(clf.probabilities(docs), expected, atol=1e-6)
     assert len(clf.vectorizer._table.ids) < 50 + 2000 and len(topics_mod._CHUNK_TOKENS) <= 50
     monkeypatch.undo()
