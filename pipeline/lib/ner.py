@@ -133,7 +133,7 @@ _TRIGGERS_RAW = {
         "رئيس رئيسة وزير وزيرة متحدث متحدثة ناطق زعيم ملك ملكة امير اميرة شيخ شيخة سيد سيدة"
         " دكتور مستشار مستشارة نائب سفير سفيرة جنرال لواء عميد عقيد مدير مديرة امين قائد"
         " مرشح مرشحة مدرب لاعب كاتب فنان فنانة ممثل ممثلة صحفي مراسل بابا رئيسا قال قالت"
-        " اكد اكدت اعلن اعلنت اضاف اضافت مبعوث نجم مطرب مطربة"
+        " اكد اكدت اعلن اعلنت اضاف اضافت مبعوث نجم مطرب مطربة مهاجم حارس مدافع هداف بطل بطلة كابتن"
     ),
     "KIN": "بن ابن بنت ابو ام ال",
     "LOCT": (
@@ -142,8 +142,9 @@ _TRIGGERS_RAW = {
     ),
     "ORGT": (
         "وزارة شركة مؤسسة وكالة حزب حركة منظمة جمعية جامعة بنك مصرف صحيفة مجلة قناة اتحاد"
-        " نادي مجلس هيئة لجنة جيش محكمة برلمان مجموعة فريق منتخب تلفزيون اذاعة"
+        " نادي مجلس هيئة لجنة جيش محكمة برلمان مجموعة فريق منتخب تلفزيون اذاعة كتلة تيار جبهة ائتلاف رابطة"
     ),
+    "MISCT": "بطولة كأس دوري مسابقة جائزة أولمبياد مونديال دورة",
 }
 TRIGGERS: dict[str, str] = {match_form(w): kind for kind, words in _TRIGGERS_RAW.items() for w in words.split()}
 
@@ -172,6 +173,7 @@ class LexEntry(NamedTuple):  # a tuple: hashes fast as part of feature-group key
     freq: int
     cluster_fine: str
     cluster_coarse: str
+    clusters: tuple[str, ...] = ()  # further granularities (lexicon columns after 'coarse')
 
 
 class Lexicon:
@@ -191,7 +193,7 @@ class Lexicon:
                 parts = line.rstrip("\n").split("\t")
                 if len(parts) < 4 or parts[0] == "word":
                     continue
-                entries[parts[0]] = LexEntry(int(parts[1]), parts[2], parts[3])
+                entries[parts[0]] = LexEntry(int(parts[1]), parts[2], parts[3], tuple(parts[4:]))
         return cls(entries)
 
     def freq(self, word: str) -> int:
@@ -206,7 +208,8 @@ class Lexicon:
 # Features
 # --------------------------------------------------------------------------------------------
 
-_OFFSETS = (-2, -1, 1, 2)
+_OFFSETS = (-3, -2, -1, 1, 2, 3)
+_NEAR = (-2, -1, 1, 2)  # most context features; triggers, gazetteer types and words reach +-3
 _NISBA_ENDS = ("ي", "يه", "يين", "يون", "يات")
 
 Feats = tuple[list[str], dict[int, list[str]]]  # own features, features by neighbour offset
@@ -252,7 +255,7 @@ def _core_key(a: _Analysis) -> str:
 
 def _core_group(a: _Analysis) -> Feats:
     core = a.core
-    return ["core=" + core], {k: [f"{k}core={core}"] for k in _OFFSETS}
+    return ["core=" + core], {k: ([f"{k}core={core}"] if k in _NEAR else []) for k in _OFFSETS}
 
 
 def _prefix_key(a: _Analysis) -> tuple:
@@ -276,7 +279,7 @@ def _suffix_group(a: _Analysis) -> Feats:
     own = []
     if a.shape != "P":
         own = [f"s{n}={w[-n:]}" for n in (1, 2, 3) if len(w) > n]
-    return own, {-2: [], -1: [f"-1s2={w[-2:]}"], 1: [f"1s2={w[-2:]}"], 2: []}
+    return own, {k: ([f"{k}s2={w[-2:]}"] if abs(k) == 1 else []) for k in _OFFSETS}
 
 
 def _core_suffix_key(a: _Analysis) -> tuple:
@@ -328,7 +331,7 @@ def _flags_group(a: _Analysis) -> Feats:
     own.extend("gaz=" + t for t in a.gaz)
     rel: dict[int, list[str]] = {}
     for k in _OFFSETS:
-        r = [f"{k}shape={a.shape}"]
+        r = [f"{k}shape={a.shape}"] if k in _NEAR else []
         if abs(k) == 1 and a.has_al:
             r.append(f"{k}al")
         if a.trig:
@@ -346,13 +349,19 @@ def _lex_key(a: _Analysis) -> tuple | None:
 def _lex_group(a: _Analysis) -> Feats:
     lex = a.lex
     if lex is None:
-        return ["oov"], _NO_REL
-    return ["c1=" + lex.cluster_coarse, "c2=" + lex.cluster_fine, "fq=" + str(min(len(str(lex.freq)), 6))], _NO_REL
+        return ["oov"], {k: ([f"{k}oov"] if abs(k) == 1 else []) for k in _OFFSETS}
+    fq = str(min(len(str(lex.freq)), 6))
+    return ["c1=" + lex.cluster_coarse, "c2=" + lex.cluster_fine, "fq=" + fq], {
+        k: ([f"{k}fq={fq}"] if abs(k) == 1 else []) for k in _OFFSETS
+    }
 
 
 def _core_lex_key(a: _Analysis) -> tuple:
     core_lex = a.core_lex
-    return (core_lex and (core_lex.cluster_coarse, core_lex.cluster_fine), a.core != a.w)
+    return (
+        core_lex and (core_lex.cluster_coarse, core_lex.cluster_fine, min(len(str(core_lex.freq)), 6)),
+        a.core != a.w,
+    )
 
 
 def _core_lex_group(a: _Analysis) -> Feats:
@@ -362,7 +371,36 @@ def _core_lex_group(a: _Analysis) -> Feats:
     # The clitic-free core's cluster: 'بواشنطن' is rare, 'واشنطن' is a well-clustered city.
     own = ["cc1=" + core_lex.cluster_coarse, "cc2=" + core_lex.cluster_fine] if a.core != a.w else []
     fine = core_lex.cluster_fine
-    return own, {-2: [], -1: [f"-1c2={fine}"], 1: [f"1c2={fine}"], 2: []}
+    if a.core != a.w:
+        own.append("cfq=" + str(min(len(str(core_lex.freq)), 6)))
+    return own, {k: ([f"{k}c2={fine}"] if abs(k) == 1 else []) for k in _OFFSETS}
+
+
+def _more_clusters_key(a: _Analysis) -> tuple:
+    lex, core_lex = a.lex, a.core_lex
+    ctx = lex or core_lex
+    return (
+        lex.clusters if lex is not None else None,
+        core_lex.clusters if core_lex is not None and a.core != a.w else None,
+        ctx.clusters if ctx is not None else None,
+    )
+
+
+def _more_clusters_group(a: _Analysis) -> Feats:
+    """Cluster ids at the lexicon's further granularities: the word's, its core's, and (for the
+    neighbours) the one the word shows them."""
+    lex, core_lex = a.lex, a.core_lex
+    own: list[str] = []
+    if lex is not None:
+        own.extend(f"k{i}={c}" for i, c in enumerate(lex.clusters))
+    if core_lex is not None and a.core != a.w:
+        own.extend(f"ck{i}={c}" for i, c in enumerate(core_lex.clusters))
+    ctx = lex or core_lex
+    rel: dict[int, list[str]] = {k: [] for k in _OFFSETS}
+    if ctx is not None:
+        for k in (-1, 1):
+            rel[k] = [f"{k}k{i}={c}" for i, c in enumerate(ctx.clusters)]
+    return own, rel
 
 
 def _cluster_key(a: _Analysis) -> str:
@@ -370,7 +408,7 @@ def _cluster_key(a: _Analysis) -> str:
 
 
 def _cluster_group(a: _Analysis) -> Feats:
-    return [], {k: [f"{k}c1={a.cl}"] for k in _OFFSETS}
+    return [], {k: ([f"{k}c1={a.cl}"] if k in _NEAR else []) for k in _OFFSETS}
 
 
 # (key function, feature function) of the cached groups; the word group is per word type.
@@ -384,6 +422,7 @@ _GROUPS = (
     (_lex_key, _lex_group),
     (_core_lex_key, _core_lex_group),
     (_cluster_key, _cluster_group),
+    (_more_clusters_key, _more_clusters_group),
 )
 
 
@@ -533,7 +572,7 @@ class _Scores:
     """Per-word emission blocks for one FeatureExtractor, compiled from the model's weights.
 
     A word's block holds its own score vector and the vectors it adds to the tokens at offsets
-    -2..2 (shape (1 + len(_OFFSETS), L)). It is the sum of its feature groups' blocks; all groups
+    in _OFFSETS (shape (1 + len(_OFFSETS), L)). It is the sum of its feature groups' blocks; all groups
     but the word group are cached by their keys (affixes, core, flags, clusters), which most new
     words share with words seen before. Junction features (word and cluster bigrams) are added
     per article from precomputed tables.

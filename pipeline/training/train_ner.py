@@ -104,6 +104,7 @@ def build_lexicon(
     fine_k: int = 600,
     coarse_k: int = 60,
     seed: int = 13,
+    extra_k: Sequence[int] = (200, 2000),
 ) -> dict:
     import numpy as np
     from scipy import sparse
@@ -163,17 +164,21 @@ def build_lexicon(
     vecs = normalize(vecs)
     fine = MiniBatchKMeans(n_clusters=fine_k, random_state=seed, batch_size=4096, n_init=3).fit(vecs)
     coarse = MiniBatchKMeans(n_clusters=coarse_k, random_state=seed, batch_size=4096, n_init=3).fit(vecs)
+    # More granularities (extra columns, read as LexEntry.clusters): a name's neighbourhood at
+    # several sizes, the k-means stand-in for the prefixes of a Brown-cluster path.
+    extra = [MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3).fit(vecs) for k in extra_k]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     # mtime=0 keeps the gzip byte-identical across rebuilds.
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(b"word\tfreq\tfine\tcoarse\n")
+        gz.write(("word\tfreq\tfine\tcoarse" + "".join(f"\tk{k}" for k in extra_k) + "\n").encode())
         for w in vocab:
             if "\t" in w or "\n" in w:
                 continue
             i = wid.get(w)
             f_c = str(fine.labels_[i]) if i is not None else "-"
             c_c = str(coarse.labels_[i]) if i is not None else "-"
-            gz.write(f"{w}\t{freq[w]}\t{f_c}\t{c_c}\n".encode())
+            more = "".join("\t" + (str(km.labels_[i]) if i is not None else "-") for km in extra)
+            gz.write(f"{w}\t{freq[w]}\t{f_c}\t{c_c}{more}\n".encode())
     stats = {
         "docs": len(docs),
         "tokens": n_tokens,
@@ -181,6 +186,7 @@ def build_lexicon(
         "clustered": len(cluster_words),
         "fine_k": fine_k,
         "coarse_k": coarse_k,
+        "extra_k": list(extra_k),
         "seconds": round(time.time() - t0, 1),
     }
     print(json.dumps(stats))
@@ -271,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     lx = sub.add_parser("lexicon", help="build word frequency + cluster lexicon from ANT")
     lx.add_argument("--ant", default="/work/shared/data/ant")
     lx.add_argument("--out", default=str(DEFAULT_LEXICON))
+    lx.add_argument("--extra-k", default="200,2000", help="further cluster granularities ('' for none)")
     tr = sub.add_parser("train", help="train the CRF")
     tr.add_argument("--train", required=True)
     tr.add_argument("--out", default=str(DEFAULT_MODEL))
@@ -292,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     if args.cmd == "lexicon":
-        build_lexicon(args.ant, args.out)
+        build_lexicon(args.ant, args.out, extra_k=[int(k) for k in args.extra_k.split(",") if k])
         return
 
     sentences = read_conll(args.train)
