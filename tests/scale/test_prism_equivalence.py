@@ -60,16 +60,30 @@ def test_prism_synth_matches_direct(rs, prism_args: list[str], direct_synth, syn
 
 def test_prism_streaming_replay_matches_direct(prism_bin: Path, tmp_path: Path) -> None:
     """The streaming replay on Prism (a real streaming engine: watermarks, timers, exact too-late
-    flagging) writes the same articles in the same event-day windows as on the local engine."""
-    from pipeline.config import Config
-    from pipeline.io.sinks import read_articles
-    from pipeline.run import run_replay
+    flagging) writes the same articles in the same event-day windows as on the local engine.
+    Each run is its own `newspipe replay` process, as a user starts it."""
+    import json
+    import os
+    import subprocess
+    import sys
 
-    seeds = str(Path(__file__).resolve().parents[2] / "seeds" / "*")
-    prism_cfg = Config().replace(runner="prism", beam={"prism_location": str(prism_bin), "prism_log_level": "warn"})
-    on_prism = run_replay([seeds], str(tmp_path / "prism"), prism_cfg, speedup=1000, window_seconds=86400)
-    local = run_replay([seeds], str(tmp_path / "local"), Config(), speedup=1000, window_seconds=86400)
-    assert on_prism.articles == local.articles == 10 and on_prism.dead_letters == 0
+    from pipeline.io.sinks import read_articles
+
+    root = Path(__file__).resolve().parents[2]
+    config = tmp_path / "prism.yaml"
+    config.write_text(f"runner: prism\nbeam:\n  prism_location: {prism_bin}\n  prism_log_level: warn\n")
+
+    def replay(out: Path, extra: list[str]) -> dict:
+        cmd = [sys.executable, "-m", "pipeline", "replay", "-i", str(root / "seeds" / "*"), "-o", str(out),
+               "--speedup", "1000", "--window", "1d", "--json", "-q", *extra]
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600, env=os.environ.copy())
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        return json.loads(proc.stdout[proc.stdout.find("{"):])
+
+    on_prism = replay(tmp_path / "prism", ["--config", str(config)])
+    local = replay(tmp_path / "local", [])
+    assert on_prism["articles"] == local["articles"] == 10, (on_prism, local)
+    assert on_prism["dead_letters"] == 0
 
     def by_id(out: Path) -> dict[str, tuple[str, str]]:
         return {r["id"]: (r["dt"], r["_file"].split("-w")[1][:15]) for r in read_articles(str(out))}
