@@ -21,9 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 MODES = {
     "bare": "bare Python loop over pipeline/lib (same stage code)",
-    "direct": "Beam DirectRunner (in-memory, 1 worker)",
-    "direct2": "Beam DirectRunner (multi-process, 2 workers)",
+    "direct": "Beam in-process FnApiRunner (runner: direct), 1 worker",
+    "direct2": "the same, multi-process with 2 workers",
+    "prism": "Beam on Prism (built by tests/scale/setup_runners.sh)",
 }
+PRISM = Path.home() / ".cache" / "newspipe" / "prism-v2.77.0" / "prism"
 
 
 def _peak_rss_mb() -> float:
@@ -59,7 +61,11 @@ def run_mode(mode: str, corpus: Path, out: Path) -> dict:
     else:
         from pipeline.run import run_batch
 
-        args = [] if mode == "direct" else ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+        args = {
+            "direct": [],
+            "direct2": ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+            "prism": ["--runner=PrismRunner", f"--prism_location={PRISM}", "--job_server_timeout=7200"],
+        }[mode]
         n = run_batch(files, str(out), Config(), args).articles
     seconds = time.perf_counter() - t0
     return {"mode": mode, "articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
