@@ -35,6 +35,13 @@ if [ -z "${MINIO_BIN:-}" ]; then
   fi
 fi
 
+# 2a. Debian's Chromium for the report's browser test (root on these machines; skipped if apt is unavailable).
+if [ ! -x /usr/bin/chromium ] && [ -z "${NEWSPIPE_TEST_CHROMIUM:-}" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing chromium (once) for the report's browser test"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || say "chromium install failed: the browser test will fail in CI"
+fi
+
 # 2b. Other runners for tests/scale: Prism (Go module), a Flink cluster (PyPI), Beam's Flink job server
 #     (Maven Central, when served); all cached under ~/.cache/newspipe.
 NEWSPIPE_VENV="$VENV" bash tests/scale/setup_runners.sh
