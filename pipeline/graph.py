@@ -20,9 +20,9 @@ from pipeline.transforms.dedupe import Deduplicate
 from pipeline.transforms.entities import TagEntities
 from pipeline.transforms.language import DetectLanguage
 from pipeline.transforms.metadata import ExtractMetadata
+from pipeline.transforms.parse import ParseAndSplit
 from pipeline.transforms.stories import AssignStories
 from pipeline.transforms.windowing import FlushDeadLetters, WindowByEventTime
-from pipeline.transforms.parse import ParseAndSplit
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from apache_beam.pvalue import TaggedOutput
 
 from pipeline.config import Config
 from pipeline.graph import enrichment_stages, stamp_version
+from pipeline.lib.stories import StoryClusterer, cluster_signatures
 from pipeline.protos.article_pb2 import Article, RawDocument
 from pipeline.protos.dead_letter_pb2 import DeadLetter
-from pipeline.lib.stories import StoryClusterer, cluster_signatures
 from pipeline.transforms.dedupe import first_of_id, mark_copies
 from pipeline.transforms.stories import story_item, with_story
 

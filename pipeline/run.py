@@ -5,6 +5,7 @@ The CLI is a thin layer over `run_batch`; tests and benchmarks call it directly.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -56,7 +57,7 @@ class RunSummary:
     inputs_skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dataclasses.asdict(self)
 
 
 def pipeline_options(cfg: Config, beam_args: Sequence[str]) -> PipelineOptions:

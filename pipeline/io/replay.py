@@ -11,7 +11,6 @@ round again with `loop`).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -181,8 +180,3 @@ class ReplayFiles(beam.PTransform):
             | "EmitOnSchedule" >> beam.ParDo(fn)
         )
 
-
-def replay_span_days(items: list[ReplayItem]) -> int:
-    if not items:
-        return 0
-    return math.ceil((items[-1].event_time - items[0].event_time).total_seconds() / 86400) + 1

@@ -17,7 +17,7 @@ from pipeline.config import Config, S3Settings
 from pipeline.io.storage import ObjectInfo, Storage, StorageError, has_glob, is_s3
 from pipeline.lib.decode import BadInput, decode_file, parse_jsonl_record
 from pipeline.protos.article_pb2 import RawDocument
-from pipeline.transforms.base import DEAD, METRICS_NAMESPACE, OK, Stage, StageFn, dead_letter
+from pipeline.transforms.base import DEAD, METRICS_NAMESPACE, Stage, StageFn, dead_letter
 
 
 class InputError(ValueError):

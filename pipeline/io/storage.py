@@ -18,12 +18,12 @@ import re
 import tempfile
 import time
 import urllib.parse
-
-import urllib3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, NoReturn, TypeVar
+
+import urllib3
 
 from pipeline.config import S3Settings
 

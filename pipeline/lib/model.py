@@ -36,7 +36,7 @@ class ParsedArticle:
     title: str
     body: str  # paragraphs joined with "\n\n", original characters
     paragraphs: list[str]
-    page_format: str  # asharq | aggregator | html | jsonl | generic
+    page_format: str  # asharq | aggregator | html | jsonl | feed | generic
     role: str = "main"  # main | secondary
     image_captions: list[str] = field(default_factory=list)
     published_raw: str = ""  # the date text as found on the page, parsed later by lib.dates

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import ClassVar
 

@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise
 from pathlib import Path
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.lib.arabic import clean_line, match_form
-from pipeline.lib.model import TopicScore
 from pipeline.lib.cache import CACHE_SIZE, BoundedCache
+from pipeline.lib.model import TopicScore
 
 # All 17 top-level IPTC Media Topics (http://cv.iptc.org/newscodes/mediatopic/).
 IPTC_LABELS: dict[str, str] = {

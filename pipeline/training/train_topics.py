@@ -476,8 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         "cross_outlet": cross,
         "weak_rule": {"min_score": WEAK_MIN_SCORE, "min_distinct": WEAK_MIN_DISTINCT},
     }
-    target = save_model(
-        args.out,
+    artefact = dict(
         char_terms=list(inv_char[fits[0].term_ids]),
         char_idf=fits[0].idf,
         word_terms=list(inv_word[fits[1].term_ids]),
@@ -490,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         threshold=threshold,
         meta=meta,
     )
+    target = save_model(args.out, **artefact)
     clf = TopicClassifier.load(str(target))
     # The numpy path must reproduce the training matrix: compare on a sample of unmasked examples.
     sample = [i for i in range(0, len(examples), max(1, len(examples) // 200)) if not examples[i].masked]
@@ -500,20 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     meta.update(
         {"numpy_vs_sklearn_max_abs_diff": round(drift, 5), "checkset": check, "artefact_bytes": target.stat().st_size}
     )
-    save_model(
-        args.out,
-        char_terms=list(inv_char[fits[0].term_ids]),
-        char_idf=fits[0].idf,
-        word_terms=list(inv_word[fits[1].term_ids]),
-        word_idf=fits[1].idf,
-        classes=CLASSES,
-        coef=model.coef,
-        intercept=model.intercept,
-        platt_a=model.platt_a,
-        platt_b=model.platt_b,
-        threshold=threshold,
-        meta=meta,
-    )
+    save_model(args.out, **artefact)  # again, now with the verification figures in `meta`
     (args.out / "metrics.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(
         json.dumps(

@@ -50,8 +50,3 @@ def set_time(field, value: datetime) -> None:  # type: ignore[no-untyped-def]
     """Set a Timestamp field from an aware datetime (stored as UTC)."""
     field.FromDatetime(value.astimezone(timezone.utc).replace(tzinfo=None))
 
-
-def get_time(msg, name: str) -> datetime | None:  # type: ignore[no-untyped-def]
-    if not msg.HasField(name):
-        return None
-    return getattr(msg, name).ToDatetime(tzinfo=timezone.utc)
