@@ -42,6 +42,27 @@ RUNNER_NAMES = {"direct": "DirectRunner", "prism": "PrismRunner", "flink": "Flin
 LOCAL_ENGINE = "FnApiRunner"
 
 
+def _flat_fnapi_metrics() -> None:
+    """The FnApiRunner folds each bundle's metrics into a lazy generator wrapped around the previous
+    one, so a stage that runs more than ~1000 bundles (a paced streaming replay checkpoints often)
+    overflows the stack when the metrics are read, and the run reports no counts. Materialising each
+    fold keeps the nesting flat; the result is the same."""
+    from apache_beam.metrics import monitoring_infos
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    if getattr(fn_runner.consolidate_monitoring_infos, "_newspipe_flat", False):
+        return
+
+    def consolidate(infos, key=monitoring_infos.to_key):
+        return list(monitoring_infos.consolidate(infos, key))
+
+    consolidate._newspipe_flat = True  # type: ignore[attr-defined]
+    fn_runner.consolidate_monitoring_infos = consolidate
+
+
+_flat_fnapi_metrics()
+
+
 @dataclass
 class RunSummary:
     run_id: str
@@ -95,6 +116,7 @@ def collect_counters(result: Any) -> dict[str, int]:
         query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
     except Exception:  # noqa: BLE001 - some runners do not report metrics; the run still counts
         log.warning("this runner reported no metrics; manifest counts are incomplete")
+        log.debug("metrics query failed", exc_info=True)
         return {}
     for counter in query["counters"]:
         value = counter.committed if counter.committed is not None else counter.attempted
