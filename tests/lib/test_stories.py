@@ -222,52 +222,57 @@ def test_signature_with_tiny_cache_and_content_stems_by_chunk(monkeypatch: pytes
     assert all(len(cache) <= 20 for cache in StoryClusterer._chunk_hashes.values())
 
 
-class _ReferenceClusterer(StoryClusterer):
-    """add_signature as first written: MinHash.jaccard and the rule for every candidate."""
+class _ReferenceClusterer:
+    """The rule by brute force and nothing else: MinHash.jaccard and the rule for every live earlier
+    article (no candidate search, no arrays), union-find over the pairs; the oldest article is
+    evicted beyond `max_items`, and a story keeps the id of its smallest-ever member."""
+
+    def __init__(self, max_items=None, **kw):  # type: ignore[no-untyped-def]
+        self.rule = StoryClusterer(**kw)  # only its settings and permutations
+        self.max_items = max_items
+        self.items: dict = {}
+        self.parent: dict = {}
+        self.smallest: dict = {}
+
+    def find(self, a):  # type: ignore[no-untyped-def]
+        while self.parent[a] != a:
+            a = self.parent[a]
+        return a
 
     def add_signature(self, article_id, signature, entity_keys, published):  # type: ignore[no-untyped-def]
         import numpy as np
+        from datasketch import MinHash
 
-        if article_id in self._items:
-            return self.story_of(article_id)
-        permutations, scheme = self._permutations[self.num_perm]
-        minhash = self._MinHash(
-            num_perm=self.num_perm,
-            permutations=permutations,
-            scheme=scheme,
-            hashvalues=np.frombuffer(signature, dtype=self._signature_dtype).copy(),
-        )
+        r = self.rule
+        permutations, scheme = r._permutations[r.num_perm]
+        minhash = MinHash(num_perm=r.num_perm, permutations=permutations, scheme=scheme,
+                          hashvalues=np.frombuffer(signature, dtype=r._signature_dtype).copy())
         entities = frozenset(k.strip().casefold() for k in entity_keys if k and k.strip())
-        self._parent[article_id] = article_id
-        self._members[article_id] = {article_id}
-        self._smallest[article_id] = article_id
-        for other in sorted(self._candidates(minhash, entities)):
-            other_minhash, other_entities, other_published = self._items[other]
+        if published is not None and published.tzinfo is None:
+            published = published.replace(tzinfo=timezone.utc)
+        self.parent[article_id], self.smallest[article_id] = article_id, article_id
+        for other, (other_minhash, other_entities, other_published) in self.items.items():
             similarity = minhash.jaccard(other_minhash)
-            if similarity >= self.threshold:
-                same = True
-            elif similarity < self.related_threshold:
-                same = False
-            else:
-                shared = len(entities & other_entities)
-                smaller = min(len(entities), len(other_entities))
-                if shared < self.min_shared_entities or shared < self.min_entity_overlap * smaller:
-                    same = False
-                elif published is not None and other_published is not None:
-                    aware = [p if p.tzinfo else p.replace(tzinfo=timezone.utc) for p in (published, other_published)]
-                    same = abs(aware[0] - aware[1]) <= self.max_gap
-                else:
-                    same = True
-            if same:
-                self._union(article_id, other)
-        self._lsh.insert(article_id, minhash)
-        for key in entities:
-            self._postings.setdefault(key, set()).add(article_id)
-        self._items[article_id] = (minhash, entities, published)
+            shared = len(entities & other_entities)
+            smaller = min(len(entities), len(other_entities))
+            same = similarity >= r.threshold or (
+                similarity >= r.related_threshold
+                and shared >= r.min_shared_entities
+                and shared >= r.min_entity_overlap * smaller
+                and (published is None or other_published is None or abs(published - other_published) <= r.max_gap)
+            )
+            a, b = self.find(article_id), self.find(other)
+            if same and a != b:
+                self.parent[b] = a
+                self.smallest[a] = min(self.smallest[a], self.smallest.pop(b))
+        self.items[article_id] = (minhash, entities, published)
         if self.max_items is not None:
-            while len(self._items) > self.max_items:
-                self._evict(next(iter(self._items)))
+            while len(self.items) > self.max_items:
+                del self.items[next(iter(self.items))]  # stays in the union-find: ids do not change
         return self.story_of(article_id)
+
+    def story_of(self, article_id):  # type: ignore[no-untyped-def]
+        return story_id_for(self.smallest[self.find(article_id)])
 
 
 def test_clustering_equals_reference_rule() -> None:
@@ -288,6 +293,6 @@ def test_clustering_equals_reference_rule() -> None:
             assert fast.add_signature(article_id, signature, keys, when) == reference.add_signature(
                 article_id, signature, keys, when
             )
-        live = list(reference._items)
+        live = list(reference.items)
         assert {a: fast.story_of(a) for a in live} == {a: reference.story_of(a) for a in live}
         assert len({reference.story_of(a) for a in live}) > 1  # not everything in one story

@@ -39,7 +39,8 @@ def clean_rows(corpus: Path, corpus_config: Path, tmp_path_factory) -> list[dict
     summary = run_batch([str(corpus)], str(out), load_config(corpus_config))
     rows = read_articles(str(out))
     assert summary.articles == N_ARTICLES == len(rows) == len({r["id"] for r in rows})
-    assert summary.counters["sink.files"] == N_ARTICLES, summary.counters  # many files, so a fault can land mid-run
+    # Many files (a story's articles may share a partition), so that a fault can land mid-run.
+    assert summary.counters["sink.files"] >= N_ARTICLES // 2, summary.counters
     return rows
 
 
