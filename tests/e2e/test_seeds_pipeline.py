@@ -99,3 +99,16 @@ def test_s3_input_reads_the_same_pages(local_run, seeds_dir: Path, s3_bucket: st
     assert summary.inputs == 5 and summary.articles == 10
     got = read_articles(str(tmp_path / "o"))
     assert sorted(r["id"] for r in got) == sorted(r["id"] for r in rows)
+
+
+def test_parallel_config_has_the_same_rows(local_run, seeds_dir: Path, tmp_path: Path) -> None:
+    """config/parallel.yaml: two worker processes, the same rows and counts as one in-process run."""
+    from pipeline.config import load_config
+
+    _, summary, rows = local_run
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config" / "parallel.yaml")
+    assert cfg.beam["direct_num_workers"] == 2
+    parallel = run_batch([str(seeds_dir / "*")], str(tmp_path / "p"), cfg)
+    assert parallel.articles == summary.articles == 10
+    assert parallel.counters == summary.counters
+    assert _content(read_articles(str(tmp_path / "p"))) == _content(rows)
