@@ -4,9 +4,10 @@ Real news comes in stories: a handful of outlets report each event within a few 
 words, and unrelated stories share little beyond common words. The corpus has that shape, so that
 every stage (story clustering especially) does the work it does on real news:
 
-* each story picks seed paragraphs, its own people, places and organisations (from the shipped
-  gazetteer) and its own wording: a share of the content words is swapped, consistently across the
-  story, for other Arabic news words of similar frequency (from the shipped NER lexicon);
+* each story picks seed paragraphs and its own wording: the seed's main names are replaced by
+  gazetteer names, then most words are swapped, consistently across the story, for other Arabic
+  news words of similar frequency rank (from the shipped NER lexicon; its many names make each
+  story's entities its own, and the swap reaches the gazetteer names too);
 * a story has 1 to 6 articles (most have one or two), on different outlets, published within two
   days; each drops or reorders a paragraph and rewords a little more;
 * every article is distinct (no accidental dedupe). Half are JSONL records, half two-article
