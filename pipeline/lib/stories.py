@@ -177,7 +177,7 @@ class StoryClusterer:
         self._ids: list[str] = [""] * 64  # row -> id
         self._free: list[int] = []
         # entity key -> publication day (date ordinal, None if undated; _ANY_DAY: all) -> rows
-        self._postings: dict[str, dict[int | None, _Rows]] = {}
+        self._postings: dict[str, dict[int | str | None, _Rows]] = {}
         self._gap_days = max_gap.days + 1
         self._items: OrderedDict[str, tuple[frozenset[str], datetime | None]] = OrderedDict()
         self._parent: dict[str, str] = {}
@@ -259,28 +259,22 @@ class StoryClusterer:
         """Rows that may be the same story, and how many of `entities` each shares (0 for rows
         found only by the LSH, or that cannot pass the entity rule anyway)."""
         np = self._np
-        found = [self._row[other] for other in self._lsh.query(minhash)]
-        lsh_rows = np.array(found, dtype=np.int64)
-        if len(entities) < self.min_shared_entities:
-            return lsh_rows, np.zeros(len(lsh_rows), dtype=np.int64)
+        lsh_rows = np.array([self._row[other] for other in self._lsh.query(minhash)], dtype=np.int64)
         # Same-event pairs share >= min_shared_entities entities and were published within max_gap:
         # only the postings of nearby days (and of undated articles) can hold them. Counting rows
         # over those postings gives each one's number of shared entities.
-        if published is None:
-            days: list[int | str | None] = [_ANY_DAY]
-        else:
-            day = published.date().toordinal()
-            days = [None, *range(day - self._gap_days, day + self._gap_days + 1)]
         parts = []
-        for key in entities:
-            by_day = self._postings.get(key)
-            if by_day:
-                parts.extend(by_day[d].view() for d in days if d in by_day)
+        if len(entities) >= self.min_shared_entities:
+            day = _day(published)
+            days = [_ANY_DAY] if day is None else [None, *range(day - self._gap_days, day + self._gap_days + 1)]
+            for key in entities:
+                by_day = self._postings.get(key)
+                if by_day:
+                    parts.extend(by_day[d].view() for d in days if d in by_day)
         if not parts:
             return lsh_rows, np.zeros(len(lsh_rows), dtype=np.int64)
         counts = np.bincount(np.concatenate(parts))
-        entity_rows = np.flatnonzero(counts >= self.min_shared_entities)
-        rows = np.union1d(lsh_rows, entity_rows)
+        rows = np.union1d(lsh_rows, np.flatnonzero(counts >= self.min_shared_entities))
         shared = np.zeros(len(rows), dtype=np.int64)
         inside = rows < len(counts)
         shared[inside] = counts[rows[inside]]

@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
-import tarfile
 import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from pipeline.lib.ant import iter_ant_tar
 from pipeline.lib.arabic import clean_text, match_form
 from pipeline.lib.ner import (
     DEFAULT_LEXICON,
@@ -77,22 +76,12 @@ def to_pieces(tokens: Sequence[str], tags: Sequence[str]) -> tuple[list[str], li
 # Lexicon (word frequency + distributional clusters) from ANT
 # --------------------------------------------------------------------------------------------
 
-_DOC_PART = re.compile(r"<(TITLE|ABSTRACT|TEXT)>(.*?)</\1>", re.DOTALL)
-
-
 def iter_ant_texts(ant_dir: str | Path) -> Iterator[str]:
+    # ABSTRACT usually repeats the lead paragraph; TITLE + TEXT avoids double counts. (The lexicon
+    # reads tokens only: these are token for token what the shipped lexicon was built from.)
     for archive in sorted(Path(ant_dir).glob("*.tar.xz")):
-        with tarfile.open(archive, "r:xz") as tar:
-            for member in tar:
-                if not member.isfile() or not member.name.endswith(".txt"):
-                    continue
-                fh = tar.extractfile(member)
-                if fh is None:
-                    continue
-                raw = fh.read().decode("utf-8", errors="replace")
-                parts = {k: v for k, v in _DOC_PART.findall(raw)}
-                # ABSTRACT usually repeats the lead paragraph; TITLE + TEXT avoids double counts.
-                yield clean_text(parts.get("TITLE", "") + "\n" + parts.get("TEXT", ""))
+        for doc in iter_ant_tar(str(archive)):
+            yield clean_text(doc.title + "\n" + doc.text)
 
 
 def build_lexicon(
