@@ -258,48 +258,50 @@ def _core_group(a: _Analysis) -> Feats:
     return ["core=" + core], {k: ([f"{k}core={core}"] if k in _NEAR else []) for k in _OFFSETS}
 
 
-def _prefix_key(a: _Analysis) -> tuple:
-    return (a.shape == "P", a.w[:3], min(len(a.w), 4))
+class _Affix(NamedTuple):
+    """One family of affix features: the leading or trailing letters of the word or of its core."""
+
+    name: str  # feature name stem: p (prefix), s (suffix), cs (core suffix), cp (core prefix)
+    of_core: bool  # the clitic-free core instead of the match form
+    from_end: bool  # suffixes instead of prefixes
+    lengths: tuple[int, ...]
+    shorter_only: bool = True  # only affixes shorter than the text itself
+    near: int = 0  # length of the affix also shown to the words at +-1 (0: none)
 
 
-def _prefix_group(a: _Analysis) -> Feats:
-    w = a.w
-    own = []
-    if a.shape != "P":
-        own = [f"p{n}={w[:n]}" for n in (1, 2, 3) if len(w) > n]
-    return own, _NO_REL
+def _affix_fns(spec: _Affix) -> tuple:
+    """(key function, feature function) of one affix family; the one builder for all of them."""
+    top = max(spec.lengths + (spec.near,))
+
+    def text(a: _Analysis) -> str:
+        return a.core if spec.of_core else a.w
+
+    def cut(t: str, n: int) -> str:
+        return t[-n:] if spec.from_end else t[:n]
+
+    def key(a: _Analysis) -> tuple:
+        t = text(a)
+        return (a.shape == "P", cut(t, top), min(len(t), top + 1))
+
+    def group(a: _Analysis) -> Feats:
+        t = text(a)
+        own = []
+        if a.shape != "P":  # punctuation has no affixes of its own (neighbours still see it)
+            own = [f"{spec.name}{n}={cut(t, n)}" for n in spec.lengths if len(t) > n or not spec.shorter_only]
+        if not spec.near:
+            return own, _NO_REL
+        shown = f"{spec.name}{spec.near}={cut(t, spec.near)}"
+        return own, {k: ([f"{k}{shown}"] if abs(k) == 1 else []) for k in _OFFSETS}
+
+    return key, group
 
 
-def _suffix_key(a: _Analysis) -> tuple:
-    return (a.shape == "P", a.w[-3:], min(len(a.w), 4))
-
-
-def _suffix_group(a: _Analysis) -> Feats:
-    w = a.w
-    own = []
-    if a.shape != "P":
-        own = [f"s{n}={w[-n:]}" for n in (1, 2, 3) if len(w) > n]
-    return own, {k: ([f"{k}s2={w[-2:]}"] if abs(k) == 1 else []) for k in _OFFSETS}
-
-
-def _core_suffix_key(a: _Analysis) -> tuple:
-    return (a.shape == "P", a.core[-3:], min(len(a.core), 4))
-
-
-def _core_suffix_group(a: _Analysis) -> Feats:
-    core = a.core
-    own = []
-    if a.shape != "P":
-        own = [f"cs{n}={core[-n:]}" for n in (1, 2, 3) if len(core) > n]
-    return own, _NO_REL
-
-
-def _core_prefix_key(a: _Analysis) -> tuple:
-    return (a.shape == "P", a.core[:2])
-
-
-def _core_prefix_group(a: _Analysis) -> Feats:
-    return (["cp2=" + a.core[:2]] if a.shape != "P" else []), _NO_REL
+_AFFIXES = (
+    _Affix("p", of_core=False, from_end=False, lengths=(1, 2, 3)),
+    _Affix("s", of_core=False, from_end=True, lengths=(1, 2, 3), near=2),
+    _Affix("cs", of_core=True, from_end=True, lengths=(1, 2, 3)),
+    _Affix("cp", of_core=True, from_end=False, lengths=(2,), shorter_only=False),
+)
 
 
 def _flags_key(a: _Analysis) -> tuple:
@@ -414,10 +416,7 @@ def _cluster_group(a: _Analysis) -> Feats:
 # (key function, feature function) of the cached groups; the word group is per word type.
 _GROUPS = (
     (_core_key, _core_group),
-    (_prefix_key, _prefix_group),
-    (_suffix_key, _suffix_group),
-    (_core_suffix_key, _core_suffix_group),
-    (_core_prefix_key, _core_prefix_group),
+    *(_affix_fns(spec) for spec in _AFFIXES),
     (_flags_key, _flags_group),
     (_lex_key, _lex_group),
     (_core_lex_key, _core_lex_group),

@@ -84,6 +84,46 @@ def test_features_are_stable_and_mark_context() -> None:
     assert fx.sequence(["قال", "الرئيس", "زيد", "والعراق"]) == seq
 
 
+# Affix features of a fixed text as the four separate builders of NER v3 produced them (before
+# they became one `_affix_fns` helper). Same features => same labels with any model; checked also
+# label for label with the v3 model on 1,190 dev sentences (with and without gazetteer) at the change.
+_AFFIX_TEXT = "قال الرئيس زيد، و والعراق بواشنطن 3.5 ب لل Obama."
+_AFFIX_V3 = [
+    ["p1=ق", "p2=قا", "s1=ل", "s2=ال", "-1s2=ال", "1s2=ال", "cs1=ل", "cs2=ال", "cp2=قا"],
+    ["p1=ا", "p2=ال", "p3=الر", "s1=س", "s2=يس", "s3=ييس", "-1s2=يس", "1s2=يس", "cs1=س", "cs2=يس", "cs3=ييس", "cp2=ري"],
+    ["p1=ز", "p2=زي", "s1=د", "s2=يد", "-1s2=يد", "1s2=يد", "cs1=د", "cs2=يد", "cp2=زي"],
+    ["-1s2=،", "1s2=،"],
+    ["-1s2=و", "1s2=و", "cp2=و"],
+    ["p1=و", "p2=وا", "p3=وال", "s1=ق", "s2=اق", "s3=راق", "-1s2=اق", "1s2=اق", "cs1=ق", "cs2=اق", "cs3=راق", "cp2=عر"],
+    ["p1=ب", "p2=بو", "p3=بوا", "s1=ن", "s2=طن", "s3=نطن", "-1s2=طن", "1s2=طن", "cs1=ن", "cs2=طن", "cs3=نطن", "cp2=وا"],
+    ["p1=3", "p2=3.", "s1=5", "s2=.5", "-1s2=.5", "1s2=.5", "cs1=5", "cs2=.5", "cp2=3."],
+    ["-1s2=ب", "1s2=ب", "cp2=ب"],
+    ["p1=ل", "s1=ل", "-1s2=لل", "1s2=لل", "cs1=ل", "cp2=لل"],
+    ["p1=o", "p2=ob", "p3=oba", "s1=a", "s2=ma", "s3=ama", "-1s2=ma", "1s2=ma", "cs1=a", "cs2=ma", "cs3=ama", "cp2=ob"],
+    ["-1s2=.", "1s2=."],
+]
+
+
+def test_affix_helper_gives_the_v3_affix_features() -> None:
+    from pipeline.lib.ner import _AFFIXES, _affix_fns
+
+    fx = FeatureExtractor()
+    got = []
+    for tok in tokenize(_AFFIX_TEXT):
+        a = fx.analyse(tok.text)
+        feats: list[str] = []
+        for spec in _AFFIXES:
+            own, rel = _affix_fns(spec)[1](a)
+            feats += own + [f for k in sorted(rel) for f in rel[k]]
+        got.append(feats)
+    assert got == _AFFIX_V3
+    # and every one of them reaches the CRF's feature list of that token
+    seq = fx.sequence([t.text for t in tokenize(_AFFIX_TEXT)])
+    for i, feats in enumerate(_AFFIX_V3):
+        own = [f for f in feats if f[0].isalpha()]  # not the ones shown to neighbours
+        assert set(own) <= set(seq[i])
+
+
 @pytest.fixture(scope="module")
 def tagger() -> NerTagger:
     return NerTagger.load()
