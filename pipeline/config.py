@@ -29,6 +29,13 @@ class ConfigError(ValueError):
 class InputConfig:
     max_file_bytes: int = 50 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
+    # .warc/.warc.gz and plain .jsonl files larger than this are read as byte ranges of about this size,
+    # each its own work item (record- or line-aligned), so several workers share one file.
+    range_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.range_bytes < 4096:
+            raise ConfigError(f"'input.range_bytes': {self.range_bytes} is too small; use at least 4096 (bytes)")
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,29 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True)
+class WarcConfig:
+    """Web-archive input (.warc, .warc.gz): filters applied before parsing (README "Inputs")."""
+
+    allow_hosts: tuple[str, ...] = ()  # empty = every host; "example.com" also covers its subdomains; globs ok
+    deny_hosts: tuple[str, ...] = ()
+    url_allow: tuple[str, ...] = ()  # regular expressions searched in the target URI; empty = every URL
+    url_deny: tuple[str, ...] = ()
+    mime_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+    languages: tuple[str, ...] = ()  # language prefilter on <title> + first KB of text; empty = off
+    max_record_bytes: int = 20 * 1024 * 1024  # a record that decompresses to more is a dead letter
+
+    def __post_init__(self) -> None:
+        import re
+
+        for key in ("url_allow", "url_deny"):
+            for pattern in getattr(self, key):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"'warc.{key}': {pattern!r} is not a regular expression ({exc})") from None
+
+
+@dataclass(frozen=True)
 class Config:
     runner: Literal["direct", "prism", "flink"] = "direct"
     input: InputConfig = field(default_factory=InputConfig)
@@ -93,6 +123,7 @@ class Config:
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    warc: WarcConfig = field(default_factory=WarcConfig)
     beam: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "Config":

@@ -87,13 +87,14 @@ class Enrich(beam.PTransform):
 def build(
     p: beam.Pipeline, cfg: Config, source: beam.PTransform, ctx: RunContext, resume: dict[str, list] | None = None
 ) -> None:
-    """Batch: files → enrichment → sinks. `resume`: stage name → records that re-enter there."""
+    """Batch: files → enrichment → sinks, staged until the run commits (pipeline/io/commit.py).
+    `resume`: stage name → records that re-enter there."""
     docs, read_dead = p | "Read" >> source
     resumed = {name: p | f"Redriven{name.title()}" >> beam.Create(items) for name, items in (resume or {}).items()}
     articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at, resumed)
     all_dead = [read_dead, *dead] | "AllDeadLetters" >> beam.Flatten()
-    articles | "WriteArticles" >> WriteArticles(ctx.output, ctx.run_id, cfg, ctx.settings)
-    all_dead | "WriteDeadLetters" >> WriteDeadLetters(ctx.output, ctx.run_id, ctx.settings)
+    articles | "WriteArticles" >> WriteArticles(ctx.output, ctx.run_id, cfg, ctx.settings, staged=True)
+    all_dead | "WriteDeadLetters" >> WriteDeadLetters(ctx.output, ctx.run_id, ctx.settings, staged=True)
 
 
 def build_streaming(

@@ -9,7 +9,6 @@ import dataclasses
 import logging
 import os
 import platform
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,7 +21,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__
 from pipeline.config import Config, ConfigError, S3Settings, s3_settings
+from pipeline.errors import RunFailed, fatal_cause, systematic_failures
 from pipeline.graph import RunContext, build, build_streaming
+from pipeline.io.commit import commit_staged, discard_staged
 from pipeline.io.ledger import Ledger
 from pipeline.io.replay import ReplayFiles, plan_replay
 from pipeline.io.sinks import window_counts, write_manifest
@@ -168,17 +169,32 @@ class _Run:
             if log_every > 0:
                 _log_progress_until_done(result, log_every)
             result.wait_until_finish()
-        except StorageError:
+        except (StorageError, RunFailed):
             raise
-        except Exception as exc:  # a worker's StorageError, wrapped by the runner
-            cause = storage_error_in(exc)
+        except MemoryError as exc:
+            raise RunFailed("out of memory; give the run more memory, fewer worker processes or smaller inputs") from exc
+        except Exception as exc:  # a worker's StorageError or RunFailed, wrapped by the runner
+            cause = fatal_cause(exc)
             if cause is None:
                 raise
-            raise StorageError(cause) from exc
+            raise cause from exc
         finally:
             for name in _BEAM_ERROR_LOGGERS:
                 logging.getLogger(name).removeFilter(quiet)
-        return collect_counters(result)
+        counters = collect_counters(result)
+        failures = systematic_failures(counters)
+        if failures:
+            raise RunFailed(failures[0])
+        return counters
+
+    def commit_rows(self) -> int:
+        """Make the rows the run staged visible (pipeline/io/commit.py); state that later runs read is
+        committed after this by its owner (ledger, feed state, story index)."""
+        return commit_staged(self.storage, self.ctx.output, self.ctx.run_id)
+
+    def discard(self) -> None:
+        """A failed run commits nothing: drop what it staged."""
+        discard_staged(self.storage, self.ctx.output, self.ctx.run_id)
 
     def finish(self, counters: dict[str, int], pipeline_seconds: float) -> RunSummary:
         dead_by_reason = {
@@ -231,29 +247,15 @@ class _Run:
 
 # Beam logs a failing DoFn's exception with its traceback before re-raising it.
 _BEAM_ERROR_LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker")
-_STORAGE_ERROR_TEXT = re.compile(r"StorageError: ([^\n]+)")
-
-
-def storage_error_in(exc: BaseException | None) -> str | None:
-    """The message of a StorageError that caused `exc` (also one a runner passed on as text), else None."""
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, StorageError):
-            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        match = _STORAGE_ERROR_TEXT.search(str(exc))
-        if match:  # portable runners (Prism, Flink) hand back the worker's traceback as text
-            return match.group(1).strip()
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
 
 
 class _QuietStorageErrors(logging.Filter):
-    """Drops Beam's traceback log of a StorageError: the error reaches the caller, which reports it once
-    (the CLI as one line; `-v` adds the traceback)."""
+    """Drops Beam's traceback log of a StorageError or RunFailed: the error reaches the caller, which
+    reports it once (the CLI as one line; `-v` adds the traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return storage_error_in(exc) is None and not isinstance(record.msg, StorageError)
+        return fatal_cause(exc) is None and not isinstance(record.msg, (StorageError, RunFailed))
 
 
 def _log_progress_until_done(result: Any, every: float) -> None:
@@ -295,7 +297,9 @@ def run_batch(
     if run.files:
         try:
             counters = run.execute(lambda p: build(p, cfg, ReadFiles(run.files, cfg, run.ctx.settings), run.ctx))
+            run.commit_rows()
         except BaseException:
+            run.discard()
             if ledger is not None:
                 ledger.release(run.files)
             raise
@@ -359,7 +363,12 @@ def run_feeds(feeds: Sequence[str], output: str, cfg: Config, beam_args: Sequenc
     counters: dict[str, int] = {}
     t_pipeline = time.monotonic()
     if poll.docs or poll.dead:
-        counters = run.execute(lambda p: build(p, cfg, FeedSource(poll.docs, poll.dead), run.ctx))
+        try:
+            counters = run.execute(lambda p: build(p, cfg, FeedSource(poll.docs, poll.dead), run.ctx))
+            run.commit_rows()
+        except BaseException:
+            run.discard()
+            raise
     poll.commit()
     return run.finish(counters, time.monotonic() - t_pipeline)
 
@@ -383,7 +392,12 @@ def run_redrive(dead_letters: str, output: str | None, cfg: Config, beam_args: S
                              "documents": len(plan.docs),
                              "resumed": {k: len(v) for k, v in plan.resume.items()}, "skipped": plan.skipped}}
     t_pipeline = time.monotonic()
-    counters = run.execute(
-        lambda p: build(p, cfg, RedriveSource(plan, cfg, run.ctx.settings), run.ctx, resume=plan.resume)
-    )
+    try:
+        counters = run.execute(
+            lambda p: build(p, cfg, RedriveSource(plan, cfg, run.ctx.settings), run.ctx, resume=plan.resume)
+        )
+        run.commit_rows()
+    except BaseException:
+        run.discard()
+        raise
     return run.finish(counters, time.monotonic() - t_pipeline)

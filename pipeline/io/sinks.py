@@ -28,6 +28,7 @@ from apache_beam.utils.windowed_value import PaneInfoTiming
 from pipeline import progress
 from pipeline.config import Config, S3Settings
 from pipeline.io import schema
+from pipeline.io.commit import staging_root
 from pipeline.io.storage import Storage, is_s3, join, split_s3
 from pipeline.lib.ids import short_hash
 from pipeline.protos.article_pb2 import Article
@@ -81,8 +82,11 @@ def read_parquet_columns(uri: str, columns: list[str] | None, settings: S3Settin
 
 
 class _WriteArticlesFn(beam.DoFn):
-    def __init__(self, output: str, run_id: str, fmt: str, max_rows: int, settings: S3Settings | None) -> None:
+    def __init__(
+        self, output: str, run_id: str, fmt: str, max_rows: int, settings: S3Settings | None, staged: bool = False
+    ) -> None:
         self.output = output
+        self.root = staging_root(output, run_id) if staged else output  # where this run's files go
         self.run_id = run_id
         self.fmt = fmt
         self.max_rows = max_rows
@@ -138,7 +142,7 @@ class _WriteArticlesFn(beam.DoFn):
     def _write(self, partition: str, prefix: str, chunk: list[Article]) -> dict[str, Any]:
         chunk.sort(key=lambda a: a.id)
         shard = short_hash(*(a.id for a in chunk))
-        uri = join(self.output, "articles", partition, f"{prefix}{shard}.{self.fmt}")
+        uri = join(self.root, "articles", partition, f"{prefix}{shard}.{self.fmt}")
         if self.fmt == "parquet":
             sink = io.BytesIO()
             pq.write_table(schema.articles_table(chunk), sink, compression="zstd", row_group_size=10_000)
@@ -166,8 +170,9 @@ def window_tag(window: Any, pane: Any) -> str:
 
 
 class _WriteDeadLettersFn(beam.DoFn):
-    def __init__(self, output: str, run_id: str, settings: S3Settings | None) -> None:
+    def __init__(self, output: str, run_id: str, settings: S3Settings | None, staged: bool = False) -> None:
         self.output = output
+        self.root = staging_root(output, run_id) if staged else output
         self.run_id = run_id
         self.settings = settings
         self._rows = Metrics.counter(METRICS_NAMESPACE, "sink.dead_letter_rows")
@@ -183,7 +188,7 @@ class _WriteDeadLettersFn(beam.DoFn):
         )
         shard = short_hash(*(f"{r['source_uri']}:{r['line']}:{r['stage']}" for r in rows))
         index = f"p{pane.index}-" if pane is not None and pane.index else ""
-        uri = join(self.output, "dead_letters", dt, f"part-{self.run_id}-{index}{shard}.jsonl")
+        uri = join(self.root, "dead_letters", dt, f"part-{self.run_id}-{index}{shard}.jsonl")
         self.storage.write_bytes(
             uri, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
         )
@@ -199,9 +204,14 @@ def _key_by_partition(a: Article, window: Any = beam.DoFn.WindowParam) -> tuple[
 
 
 class WriteArticles(beam.PTransform):
-    def __init__(self, output: str, run_id: str, cfg: Config, settings: S3Settings | None) -> None:
+    """Articles → partitioned files. `staged`: under the run's staging folder until the run commits
+    (batch, pipeline/io/commit.py); otherwise in place (streaming windows)."""
+
+    def __init__(
+        self, output: str, run_id: str, cfg: Config, settings: S3Settings | None, staged: bool = False
+    ) -> None:
         super().__init__()
-        self.output, self.run_id, self.cfg, self.settings = output, run_id, cfg, settings
+        self.output, self.run_id, self.cfg, self.settings, self.staged = output, run_id, cfg, settings, staged
 
     def expand(self, articles):  # type: ignore[no-untyped-def]
         return (
@@ -211,16 +221,17 @@ class WriteArticles(beam.PTransform):
             | "WriteArticleFiles"
             >> beam.ParDo(
                 _WriteArticlesFn(
-                    self.output, self.run_id, self.cfg.output.format, self.cfg.output.max_rows_per_file, self.settings
+                    self.output, self.run_id, self.cfg.output.format, self.cfg.output.max_rows_per_file,
+                    self.settings, self.staged,
                 )
             )
         )
 
 
 class WriteDeadLetters(beam.PTransform):
-    def __init__(self, output: str, run_id: str, settings: S3Settings | None) -> None:
+    def __init__(self, output: str, run_id: str, settings: S3Settings | None, staged: bool = False) -> None:
         super().__init__()
-        self.output, self.run_id, self.settings = output, run_id, settings
+        self.output, self.run_id, self.settings, self.staged = output, run_id, settings, staged
 
     def _stamp(self, letter: DeadLetter) -> tuple[str, DeadLetter]:
         out = DeadLetter()
@@ -233,7 +244,8 @@ class WriteDeadLetters(beam.PTransform):
             letters
             | "KeyByDay" >> beam.Map(self._stamp)
             | "GroupByDay" >> beam.GroupByKey()
-            | "WriteDeadLetterFiles" >> beam.ParDo(_WriteDeadLettersFn(self.output, self.run_id, self.settings))
+            | "WriteDeadLetterFiles"
+            >> beam.ParDo(_WriteDeadLettersFn(self.output, self.run_id, self.settings, self.staged))
         )
 
 

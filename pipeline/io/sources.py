@@ -40,7 +40,7 @@ def expand_inputs(patterns: Iterable[str], settings: S3Settings | None) -> list[
             raise InputError(f"{pattern}: {what}; {hint}")
         for info in matches:
             name = info.uri.rsplit("/", 1)[-1]
-            if name.startswith(".") or "/_runs/" in info.uri or "/_state/" in info.uri:
+            if name.startswith(".") or any(f"/{d}/" in info.uri for d in ("_runs", "_state", "_staging")):
                 continue  # hidden files and newspipe's own bookkeeping are never inputs
             found.setdefault(info.uri, info)
     return [found[k] for k in sorted(found)]

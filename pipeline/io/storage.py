@@ -124,6 +124,11 @@ class Storage:
     def delete(self, uri: str) -> None:
         raise NotImplementedError
 
+    def move(self, src: str, dst: str) -> None:
+        """Put the object at `src` in place at `dst` (staged run output at commit): readers of `dst` see
+        nothing or the whole object. Locally a rename; on S3 a server-side copy, then the source is deleted."""
+        raise NotImplementedError
+
     @staticmethod
     def for_uri(uri: str, settings: S3Settings | None = None) -> "Storage":
         if is_s3(uri):
@@ -213,6 +218,14 @@ class LocalStorage(Storage):
             os.unlink(self._path(uri))
         except FileNotFoundError:
             pass
+
+    def move(self, src: str, dst: str) -> None:
+        target = self._path(dst)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._path(src), target)
+        except OSError as exc:
+            _raise_disk_error(target, exc)
 
 
 class S3Storage(Storage):
@@ -373,6 +386,13 @@ class S3Storage(Storage):
     def delete(self, uri: str) -> None:
         bucket, key = split_s3(uri)
         self._call("delete", uri, lambda: self.client.remove_object(bucket, key))
+
+    def move(self, src: str, dst: str) -> None:
+        from minio.commonconfig import CopySource
+
+        (src_bucket, src_key), (bucket, key) = split_s3(src), split_s3(dst)
+        self._call("copy", dst, lambda: self.client.copy_object(bucket, key, CopySource(src_bucket, src_key)))
+        self.delete(src)
 
     def ensure_bucket(self, uri: str) -> None:
         bucket, _ = split_s3(uri)

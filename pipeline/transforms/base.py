@@ -3,6 +3,8 @@
 A stage's work is a pure function in pipeline/lib; the DoFn calls it. Records the function rejects
 (`Reject`, `BadInput`) or fails on leave through the `dead_letters` output with the stage name,
 a reason code and the original payload, and are counted; nothing is dropped silently.
+Errors of the environment (pipeline/errors.py: a missing module, memory, the disk, a model that does not
+load in `setup`) are not the record's fault: they raise `RunFailed` and fail the run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from pipeline import progress
+from pipeline.errors import ENVIRONMENT_ERRORS, RunFailed, environment_failure, resource_failure
 from pipeline.io.storage import StorageError
 from pipeline.lib.decode import BadInput
 from pipeline.protos.article_pb2 import Article, RawDocument
@@ -68,11 +71,31 @@ def dead_letter(stage: str, reason: str, error: str, element: Any, run_id: str =
 
 
 class StageFn(beam.DoFn):
-    """Base DoFn: subclasses implement `process_one`; failures become tagged dead letters."""
+    """Base DoFn: subclasses implement `process_one`; failures become tagged dead letters.
+
+    A subclass's `setup` (models, automata) is wrapped so that a resource that does not load fails the run
+    with one line instead of a worker traceback per bundle."""
 
     stage = "stage"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own_setup = cls.__dict__.get("setup")
+        if own_setup is not None and not getattr(own_setup, "_newspipe_guarded", False):
+
+            def setup(self: "StageFn") -> None:
+                try:
+                    own_setup(self)
+                except (RunFailed, StorageError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - no record is involved: always the environment
+                    raise resource_failure(f"stage {self.stage}: its model or resource", exc) from exc
+
+            setup._newspipe_guarded = True  # type: ignore[attr-defined]
+            cls.setup = setup  # type: ignore[method-assign]
+
     def __init__(self) -> None:
+        self._in = Metrics.counter(METRICS_NAMESPACE, f"{self.stage}.in")
         self._out = Metrics.counter(METRICS_NAMESPACE, f"{self.stage}.out")
         self._dead = Metrics.counter(METRICS_NAMESPACE, f"{self.stage}.dead_letters")
 
@@ -80,16 +103,20 @@ class StageFn(beam.DoFn):
         raise NotImplementedError
 
     def process(self, element: Any) -> Iterator[Any]:
+        self._in.inc()
         try:
             outputs = list(self.process_one(element))
-        except StorageError:
+        except (StorageError, RunFailed):
             # The store failing is not the record's fault: fail the bundle (the runner retries, the run
             # ends with a clear error and an incremental run releases its claims) rather than lose it.
             raise
         except BadInput as exc:
             yield self._reject(exc.reason, str(exc), element)
             return
-        except Exception as exc:  # noqa: BLE001 - any failure of pure logic is the record's dead letter
+        except ENVIRONMENT_ERRORS as exc:  # a missing module, memory, the disk: never the record's fault
+            raise environment_failure(f"stage {self.stage}", exc) from exc
+        except Exception as exc:  # noqa: BLE001 - any other failure of pure logic is the record's dead letter
+            Metrics.counter(METRICS_NAMESPACE, f"error_type.{self.stage}.{type(exc).__name__}").inc()
             yield self._reject("error", f"{type(exc).__name__}: {exc}", element)
             return
         for out in outputs:
