@@ -7,6 +7,8 @@ lines, then `إقرأ أيضاً:` and more articles, whose lines may start with
 summary) glued on with no separator. Anything else is one "generic" article. Only the layouts'
 fixed marker lines are matched literally; everything else is decided from line shape, and the
 glued-teaser cut uses a corpus-derived list of lede-opening words (pipeline/resources/lede_words).
+Inline related-article lines inside a body ("للمزيد: <headline>", "قد يهمك: <headline>") go to
+`related` in every layout; their openers are mined from ANT (pipeline/resources/teaser_openers).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from pipeline.lib.arabic import clean_line, match_key
 from pipeline.lib.model import ParsedArticle, RelatedItem
 
-_LEDE_WORDS_PATH = pathlib.Path(__file__).resolve().parents[1] / "resources" / "lede_words" / "lede_words.tsv"
+_RESOURCES = pathlib.Path(__file__).resolve().parents[1] / "resources"
+_LEDE_WORDS_PATH = _RESOURCES / "lede_words" / "lede_words.tsv"
+_TEASER_OPENERS_PATH = _RESOURCES / "teaser_openers" / "teaser_openers.tsv"
 
 # Marker keys are in match_key form, so hamza/alef and tanween spelling variants compare equal.
 _RELATED_KEYS = frozenset({match_key("مقالات ذات صلة"), match_key("مواضيع ذات صلة"), match_key("أخبار ذات صلة")})
@@ -166,6 +170,109 @@ def _with_roles(articles: list[ParsedArticle]) -> list[ParsedArticle]:
     return articles
 
 
+# --------------------------------------------------------------------------- inline teasers
+
+# What separates an opener from its headline: colon, two or more dots, ellipsis, or a dash/bar.
+_TEASER_SEPARATOR = re.compile(r"\s*(?::|\.{2,}|…|\s[-–—|]\s|[–—|])\s*")
+_TEASER_MAX_LINE = 300
+_TEASER_MAX_PREFIX_WORDS = 5
+
+
+@functools.lru_cache(maxsize=1)
+def teaser_openers() -> frozenset[str]:
+    """Phrases (match_key form) that open an inline related-article line: "للمزيد", "قد يهمك", ..."""
+    rows = _TEASER_OPENERS_PATH.read_text(encoding="utf-8").splitlines()
+    return frozenset(row.split("\t", 1)[0] for row in rows if row and not row.startswith("#"))
+
+
+def _teaser_opener_end(line: str) -> int | None:
+    """Index where the headline starts when `line` opens with a teaser opener, else None.
+
+    One-word openers ("للمزيد", "أيضاً") need a separator after them; longer ones ("اقرأ أيضا",
+    "قد يهمك") may also be followed by the headline directly.
+    """
+    openers = teaser_openers()
+    found = _TEASER_SEPARATOR.search(line, 0, min(len(line), 60))
+    if found is not None and found.start() > 0:
+        prefix = match_key(line[: found.start()]).split()
+        # The opener may carry a few more words before the separator: "اقرأ أيضاً على موقعنا:".
+        if len(prefix) <= _TEASER_MAX_PREFIX_WORDS and any(
+            " ".join(prefix[:count]) in openers for count in range(min(len(prefix), 4), 0, -1)
+        ):
+            return found.end()
+    tokens = list(_TOKEN.finditer(line, 0, min(len(line), 60)))
+    for count in (4, 3, 2):
+        if len(tokens) > count and match_key(line[: tokens[count - 1].end()]) in openers:
+            return tokens[count].start()
+    return None
+
+
+def _headline_shaped(text: str) -> bool:
+    """A headline after a teaser opener: short, not ending like a sentence or a lead-in.
+
+    Headlines may hold "..", "!" or "؟" anywhere ("رهن.. الـ ONAS !"), but not end in one full stop.
+    """
+    stripped = text.rstrip("\"'»”)").rstrip()
+    single_stop = stripped.endswith(".") and not stripped.endswith("..")
+    return (
+        1 <= _word_count(text) <= 30
+        and len(text) <= 250
+        and not single_stop
+        and not stripped.endswith(("،", ",", ":"))
+    )
+
+
+def inline_teaser(line: str) -> RelatedItem | None:
+    """The related item of a body line "<opener> <sep> <headline>", or None for any other line.
+
+    Repeated openers ("للمزيد - للمزيد : ...") are all stripped; the headline is the original text.
+    """
+    if not line or len(line) > _TEASER_MAX_LINE:
+        return None
+    start = _teaser_opener_end(line)
+    if start is None:
+        return None
+    headline = line[start:].strip()
+    for _ in range(2):
+        again = _teaser_opener_end(headline)
+        if again is None:
+            break
+        headline = headline[again:].strip()
+    if not headline or not _headline_shaped(headline):
+        return None
+    return RelatedItem(headline=headline)
+
+
+def is_teaser_header(line: str) -> bool:
+    """A line that is only a teaser opener ("اقرأ أيضاً:"): the next lines are related headlines."""
+    if not line or len(line) > 60:
+        return False
+    return _key(line).rstrip(".…-–—| ").strip() in teaser_openers()
+
+
+def strip_inline_teasers(paragraphs: list[str]) -> tuple[list[str], list[RelatedItem]]:
+    """Body paragraphs without their inline related-article lines, and those lines as items.
+
+    A bare opener line ("اقرأ أيضاً:") takes the headline-shaped lines after it as teasers.
+    """
+    kept: list[str] = []
+    related: list[RelatedItem] = []
+    header_open = False
+    for paragraph in paragraphs:
+        teaser = inline_teaser(paragraph)
+        if teaser is not None:
+            related.append(teaser)
+            header_open = False
+        elif is_teaser_header(paragraph):
+            header_open = True
+        elif header_open and _headline_shaped(paragraph) and not _is_body_like(paragraph):
+            related.append(RelatedItem(headline=paragraph))
+        else:
+            header_open = False
+            kept.append(paragraph)
+    return kept, related
+
+
 # --------------------------------------------------------------------------- format detection
 
 
@@ -309,7 +416,8 @@ def _split_asharq(lines: list[str]) -> list[ParsedArticle]:
         related_at = next((i for i in range(head.body_start, end) if lines[i] and _key(lines[i]) in _RELATED_KEYS), end)
         boiler = set(head.captions) | {"TT", head.title}
         paragraphs = [line for line in lines[head.body_start : related_at] if line and line not in boiler]
-        related = _parse_teasers([line for line in lines[related_at + 1 : end] if line])
+        paragraphs, related = strip_inline_teasers(paragraphs)
+        related += _parse_teasers([line for line in lines[related_at + 1 : end] if line])
         if not paragraphs:
             continue
         articles.append(_article(head.title, paragraphs, "asharq", image_captions=head.captions, related=related))
@@ -363,6 +471,16 @@ def cut_glued_teaser(line: str) -> tuple[RelatedItem | None, str]:
     return None, line
 
 
+def _may_open_headline(line: str) -> bool:
+    """False for lines no headline starts like: list items ("* ...", "- ...") and story sentences
+    that open with a lede verb or "و/ف + lede verb" ("وقال ...", "ونبهت ...")."""
+    if not line[:1].isalnum() and line[:1] not in "\"'«“(":
+        return False
+    opener = _WORD.findall(match_key(line.split(maxsplit=1)[0]))
+    lede = lede_words()
+    return not (opener and (opener[0] in lede or (opener[0][:1] in "وف" and opener[0][1:] in lede)))
+
+
 @dataclass
 class _Draft:
     title: str
@@ -379,10 +497,16 @@ def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
     drafts: list[_Draft] = []
     current: _Draft | None = None
     expect_title = True
+    # On a page that marks its next article with "إقرأ أيضاً:", the main article runs up to that
+    # marker: a headline-shaped line inside it (a subheading, a list, a teaser) is no new article.
+    # After the marker, several articles may follow one another unmarked.
+    before_marker = any(_key(line) in _READ_MORE_KEYS for line in content if len(line) <= 300)
+    teaser_header_open = False  # the previous line was a bare opener such as "قد يهمك:"
     for index, line in enumerate(content):
         key = _key(line) if len(line) <= 300 else ""
         if key in _READ_MORE_KEYS:
             expect_title = True
+            before_marker = False
             continue
         if (value := _prefixed_value(line, _DATE_KEY)) is not None:
             if current is not None and not current.published_raw:
@@ -398,14 +522,26 @@ def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
                 current.keywords_raw = current.keywords_raw or value
                 current.closed = True
             continue
+        if current is not None:
+            teaser = inline_teaser(line)
+            if teaser is None and teaser_header_open and _headline_shaped(line) and not _is_body_like(line):
+                teaser = RelatedItem(headline=line)
+            teaser_header_open = is_teaser_header(line)
+            if teaser is not None:
+                current.related.append(teaser)
+                continue
+            if teaser_header_open:
+                continue
         following = content[index + 1] if index + 1 < len(content) else ""
         starts_article = (
             current is None
             or current.closed
             or expect_title
             or (
-                bool(current.paragraphs)
+                not before_marker
+                and bool(current.paragraphs)
                 and _is_title_like(line)
+                and _may_open_headline(line)
                 and (_prefixed_value(following, _DATE_KEY) is not None or _is_body_like(following))
                 and _ends_sentence(current.paragraphs[-1])
             )
@@ -449,7 +585,8 @@ def _split_generic(lines: list[str]) -> list[ParsedArticle]:
     content = [line for line in lines if line]
     if not content:
         return []
-    return [_article(content[0], content[1:], "generic")]
+    paragraphs, related = strip_inline_teasers(content[1:])
+    return [_article(content[0], paragraphs, "generic", related=related)]
 
 
 def article_from_fields(title: str, body: str, page_format: str = "jsonl") -> ParsedArticle:

@@ -1,19 +1,25 @@
-"""Clean: display-normalise titles and captions, bound sizes, rebuild the body from paragraphs.
+"""Clean: tidy whitespace in titles and captions, bound sizes, rebuild the body from paragraphs.
 
-`body` keeps the original characters of the page (entity offsets point into it); the noise that
-`pipeline.lib.arabic.clean_text` removes is handled in the match form that later stages use.
+Title, captions and `body` keep the original characters of the page (entity offsets point into
+them): tatweel ("لـCNN", "الـ 92"), tanween, digits and bidi marks stay. Only whitespace is folded
+to single spaces. The noise that `pipeline.lib.arabic.clean_text` removes is handled in the match
+form (`match_key`, `match_form`) that ids, dedupe and entity matching use.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from pipeline.lib.arabic import clean_line
 from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import Reject, Stage, StageFn
 
 MAX_TITLE_CHARS = 1000
 MAX_BODY_CHARS = 2_000_000
+
+
+def _one_line(text: str) -> str:
+    """The text as one line with single spaces; every other character is kept as written."""
+    return " ".join(text.split())
 
 
 class _CleanFn(StageFn):
@@ -30,21 +36,21 @@ class _CleanFn(StageFn):
         body = "\n\n".join(paragraphs)
         if len(body) > MAX_BODY_CHARS:
             raise Reject("body_too_long", f"body has {len(body)} characters (limit {MAX_BODY_CHARS})")
-        title = clean_line(art.title)
+        title = _one_line(art.title)
         if len(title) > MAX_TITLE_CHARS:
             raise Reject("title_too_long", f"title has {len(title)} characters (limit {MAX_TITLE_CHARS}): page not split right")
         del out.paragraphs[:]
         out.paragraphs.extend(paragraphs)
         out.body = body
-        out.title = title or clean_line(paragraphs[0])[:200]
+        out.title = title or _one_line(paragraphs[0])[:200]
         del out.image_captions[:]
         seen: set[str] = set()
         for caption in art.image_captions:
-            c = clean_line(caption)
+            c = _one_line(caption)
             if c and c not in seen:
                 seen.add(c)
                 out.image_captions.append(c)
-        out.outlet = clean_line(art.outlet)
+        out.outlet = _one_line(art.outlet)
         return [out]
 
 

@@ -239,3 +239,96 @@ def test_extract_html_with_aggregator_markers_is_split() -> None:
 def test_extract_html_empty() -> None:
     assert extract_html("") == []
     assert extract_html("<html><body></body></html>") == []
+
+
+# --------------------------------------------------------------------------- inline teasers, faithful titles
+
+from pipeline.evaluate.pages import check_page, read_sample  # noqa: E402
+from pipeline.lib.pages import inline_teaser, teaser_openers  # noqa: E402
+
+TEASER_HEADLINE = "ارتفاع أسعار النفط لأعلى مستوى منذ 2014"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"قد يهمك: {TEASER_HEADLINE}",
+        f"أيضاً.. {TEASER_HEADLINE}",
+        f"إقرأ أيضا: {TEASER_HEADLINE}",
+        f"اقرأ أيضاً : {TEASER_HEADLINE}",
+        f"اقرأ المزيد - {TEASER_HEADLINE}",
+        f"شاهد أيضا… {TEASER_HEADLINE}",
+        f"للمزيد: {TEASER_HEADLINE}",
+        f"للمزيد - للمزيد : {TEASER_HEADLINE}",
+        f"اقرأ أيضاً على موقعنا | {TEASER_HEADLINE}",
+        f"اقرأ أيضا {TEASER_HEADLINE}",
+    ],
+)
+def test_inline_teaser_forms(line: str) -> None:
+    assert inline_teaser(line) is not None and inline_teaser(line).headline == TEASER_HEADLINE
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'وأضاف: "سنواصل دعم أوكرانيا لضمان قدرتها على الدفاع عن نفسها".',
+        "أيضاً، قال الوزير إن الحكومة ستواصل الإصلاحات الاقتصادية خلال العام المقبل.",
+        "سوريا: قصف صاروخي يستهدف مواقع عسكرية",  # a dateline-style headline, no teaser opener
+        "قد يهمك أن تعرف أن الأسعار ارتفعت بنسبة كبيرة خلال الشهر الماضي.",
+        "اقرأ أيضا:",
+    ],
+)
+def test_not_inline_teasers(line: str) -> None:
+    assert inline_teaser(line) is None
+
+
+def test_mined_openers_are_shipped() -> None:
+    openers = teaser_openers()
+    assert {"للمزيد", "اقرا المزيد", "قد يهمك", "اقرا ايضا", "ايضا"} <= openers
+
+
+def _asharq_page(title: str, body: list[str]) -> str:
+    caption = "صورة من الأرشيف (رويترز)"
+    return "\n".join([title, "", caption, caption, "TT", "", title, "", caption, caption, ""] + body + ["", "مقالات ذات صلة", "",
+                     "عنوان خبر ذي صلة في آخر الصفحة", "", "ملخص الخبر ذي الصلة في جملة واحدة.", "", "«الشرق الأوسط» (بيروت)"])
+
+
+def test_inline_teasers_leave_asharq_and_aggregator_bodies() -> None:
+    first = "قال مسؤولون في شركة النفط الوطنية، الاثنين، إن الإنتاج ارتفع خلال الربع الأخير من العام الماضي."
+    second = "وأضافوا أن الشركة تخطط لزيادة صادراتها إلى الأسواق الآسيوية خلال العام الجاري."
+    last = "وتتوقع الشركة أن تبلغ إيراداتها مستوى قياسيا بنهاية العام."
+    teasers = [f"قد يهمك: {TEASER_HEADLINE}", "أيضاً.. الذهب يتراجع مع صعود الدولار في الأسواق العالمية"]
+    body = [first, teasers[0], second, teasers[1], last]
+    title = "شركة النفط الوطنية ترفع إنتاجها في الربع الأخير"
+    aggregator = "\n".join([title, "تاريخ النشر: 2nd, March 2018 GMT", *body, "المصدر: وكالات",
+                            "إقرأ أيضاً:", "عنوان الخبر الثاني في الصفحة نفسها", first, last])
+    for text, count in ((_asharq_page(title, body), 1), (aggregator, 2)):
+        articles = split_page(text)
+        assert len(articles) == count
+        assert articles[0].title == title and articles[0].paragraphs == [first, second, last]
+        headlines = [item.headline for item in articles[0].related]
+        assert TEASER_HEADLINE in headlines and "الذهب يتراجع مع صعود الدولار في الأسواق العالمية" in headlines
+
+
+def test_titles_keep_tatweel_and_tanween() -> None:
+    title = "مقابلة حصرية لـCNN مع مدير الـCIA بـ90 دقيقة عن الـ 92 عاماً"
+    body = ["قال مدير الوكالة في مقابلة طويلة إن العمل مستمر في كل الملفات المطروحة حاليا.", "وأضاف أن الوكالة تعمل مع الشركاء."]
+    [article] = split_page(_asharq_page(title, body))[:1]
+    assert article.title == title
+
+
+HELDOUT = read_sample(PAGES / "heldout")
+
+
+@pytest.mark.parametrize("index", range(len(HELDOUT)), ids=lambda i: f"heldout{i}")
+def test_heldout_sample_pages(index: int) -> None:
+    """Pages assembled from SkyNews Arabia articles (not used for mining or tuning), see pipeline/evaluate/pages.py."""
+    tally = check_page(HELDOUT[index])
+    kinds = ["split", "title", "body_start", "body_end", "no_teaser_in_body", "related"]
+    assert tally["split_total"] == 1 and tally["title_total"] >= 2
+    assert {k: tally[k] for k in kinds} == {k: tally[k + "_total"] for k in kinds}
+
+
+def test_heldout_sample_covers_both_layouts() -> None:
+    assert {page.layout for page in HELDOUT} == {"asharq", "aggregator"}
+    assert sum(len(a.teasers) for page in HELDOUT for a in page.articles) >= 10
