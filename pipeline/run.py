@@ -218,6 +218,7 @@ class _Run:
                 "per_stage": {k: v for k, v in counters.items() if not k.startswith("dead_letter.")},
             },
             "dead_letters_by_reason": dead_by_reason,
+            **warc_counts(counters),
             "versions": {
                 "newspipe": __version__,
                 "apache_beam": beam.__version__,
@@ -243,6 +244,20 @@ class _Run:
             already_present=counters.get("sink.already_present", 0),
             inputs_skipped=self.skipped,
         )
+
+
+def warc_counts(counters: dict[str, int]) -> dict[str, Any]:
+    """The manifest's `warc` block: records by WARC-Type, pages dropped by filter reason, pages read."""
+    if not any(name.startswith("warc.") for name in counters):
+        return {}
+    block: dict[str, Any] = {"records": {}, "filtered": {}, "pages": counters.get("warc.pages", 0)}
+    for name, n in counters.items():
+        kind, _, key = name.partition(".")[2].partition(".")
+        if kind in ("records", "filtered") and key:
+            block[kind][key] = n
+    block["dead_letters"] = {k[len("dead_letter.warc."):]: n for k, n in counters.items()
+                             if k.startswith("dead_letter.warc.")}
+    return {"warc": block}
 
 
 # Beam logs a failing DoFn's exception with its traceback before re-raising it.

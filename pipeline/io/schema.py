@@ -35,7 +35,7 @@ ARTICLE_SCHEMA = pa.schema(
         ("language_confidence", pa.float32()), ("entities", pa.list_(ENTITY)), ("topics", pa.list_(TOPIC)),
         ("keywords", pa.list_(pa.string())), ("keywords_raw", pa.string()), ("related", pa.list_(RELATED)),
         ("content_hash", pa.string()), ("story_id", pa.string()), ("duplicate_of", pa.string()),
-        ("pipeline_version", pa.string()),
+        ("pipeline_version", pa.string()), ("warc_file", pa.string()), ("warc_offset", pa.int64()),
     ],
     metadata={"newspipe.schema_version": SCHEMA_VERSION, "newspipe.record": "article"},
 )
@@ -63,6 +63,7 @@ def article_row(a: Article) -> dict[str, Any]:
         "related": [{"headline": r.headline, "summary": r.summary, "byline": r.byline} for r in a.related],
         "content_hash": a.content_hash, "story_id": a.story_id, "duplicate_of": a.duplicate_of or None,
         "pipeline_version": a.pipeline_version,
+        "warc_file": a.warc_file or None, "warc_offset": a.warc_offset if a.warc_file else None,
     }
 
 

@@ -1,7 +1,9 @@
-"""Sources: expand inputs (paths, globs, s3:// URIs) and read them into RawDocument records.
+"""Sources: expand inputs (paths, globs, s3:// URIs) into work items and read them into RawDocuments.
 
-Every file that cannot become text (binary, undecodable, truncated gzip, too large, invalid JSONL
-line) becomes a dead letter with the stage and reason, never a crash and never a silent drop.
+A work item is a whole file or, for .warc/.warc.gz and large plain .jsonl files, a byte range of it
+(pipeline/io/ranges.py), so several workers share one big file. Every file that cannot become text
+(binary, undecodable, truncated gzip, too large, invalid JSONL line, unreadable WARC record) becomes a
+dead letter with the stage and reason, never a crash and never a silent drop.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from apache_beam.metrics import Metrics
 
 from pipeline import progress
 from pipeline.config import Config, S3Settings
+from pipeline.io.ranges import ByteWindow, WorkItem, iter_lines, split_ranges
 from pipeline.io.storage import ObjectInfo, Storage, StorageError, has_glob, is_s3
+from pipeline.io.warc import BadRecord, Page, WarcPages, is_warc
 from pipeline.lib.decode import BadInput, decode_file, parse_jsonl_record
 from pipeline.protos.article_pb2 import RawDocument
 from pipeline.transforms.base import DEAD, METRICS_NAMESPACE, Stage, StageFn, dead_letter
@@ -44,6 +48,23 @@ def expand_inputs(patterns: Iterable[str], settings: S3Settings | None) -> list[
                 continue  # hidden files and newspipe's own bookkeeping are never inputs
             found.setdefault(info.uri, info)
     return [found[k] for k in sorted(found)]
+
+
+RANGED_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def plan_work(files: list[ObjectInfo], range_bytes: int) -> list[WorkItem]:
+    """Files → work items: every WARC as record ranges (one range when small), plain JSONL above
+    `range_bytes` as line ranges, everything else whole. The ledger still claims whole files."""
+    items = []
+    for info in files:
+        mtime = info.mtime.timestamp()
+        name = info.uri.lower()
+        if is_warc(name) or (name.endswith(RANGED_JSONL_SUFFIXES) and info.size > range_bytes):
+            items.extend(WorkItem(info.uri, info.size, mtime, s, e) for s, e in split_ranges(info.size, range_bytes))
+        else:
+            items.append(WorkItem(info.uri, info.size, mtime))
+    return items
 
 
 def jsonl_document(base: RawDocument, record: dict[str, str], line_no: int) -> RawDocument:
@@ -96,6 +117,8 @@ class _ReadFileFn(StageFn):
 
     def setup(self) -> None:
         self._storages: dict[bool, Storage] = {}
+        self._counters: dict[str, object] = {}
+        self._language_prefilter = None
 
     def _storage(self, uri: str) -> Storage:
         key = is_s3(uri)
@@ -103,8 +126,98 @@ class _ReadFileFn(StageFn):
             self._storages[key] = Storage.for_uri(uri, self.settings)
         return self._storages[key]
 
-    def process_one(self, element: tuple[str, int, float]) -> Iterable[RawDocument]:
-        uri, size, mtime = element
+    def process(self, element: tuple) -> Iterator:
+        item = WorkItem.from_element(element)
+        if not (item.is_range or is_warc(item.uri)):
+            yield from super().process(element)
+            return
+        # A range is read as a stream: its records are yielded as they come, not held in memory.
+        try:
+            stream = self._storage(item.uri).open_read(item.uri, max(0, item.start - 4))
+        except FileNotFoundError:
+            yield self._reject("vanished", "file disappeared before it could be read", element)
+            return
+        except PermissionError:
+            yield self._reject("unreadable", "permission denied", element)
+            return
+        with stream:
+            window = ByteWindow(stream, max(0, item.start - 4))
+            end = item.end if item.is_range else item.size
+            outputs = self._warc(item, window, end) if is_warc(item.uri) else self._jsonl_range(item, window, end)
+            for out in outputs:
+                if not isinstance(out, beam.pvalue.TaggedOutput):
+                    self._out.inc()
+                    progress.add(f"{self.stage}.out")
+                yield out
+
+    def _count(self, name: str) -> None:
+        counter = self._counters.get(name)
+        if counter is None:
+            counter = self._counters[name] = Metrics.counter(METRICS_NAMESPACE, name)
+        counter.inc()
+
+    def _record_dead_letter(
+        self, stage: str, reason: str, error: str, payload: bytes, uri: str, line: int = 0
+    ) -> beam.pvalue.TaggedOutput:
+        letter = dead_letter(stage, reason, error, payload)
+        letter.source_uri, letter.line = uri, line
+        self._count(f"dead_letter.{stage}.{reason}")
+        self._count(f"{stage}.dead_letters")
+        progress.add("dead_letters")
+        return beam.pvalue.TaggedOutput(DEAD, letter)
+
+    def _warc(self, item: WorkItem, window: ByteWindow, end: int) -> Iterator:
+        pages = WarcPages(item.uri, self.cfg.warc, self._prefilter())
+        for out in pages.read(window, item.start, end):
+            if isinstance(out, Page):
+                yield out.doc
+            elif isinstance(out, BadRecord):
+                yield self._record_dead_letter(out.stage, out.reason, out.detail, out.payload, item.uri)
+            else:
+                self._count(f"warc.{out.counter}")
+
+    def _prefilter(self):  # type: ignore[no-untyped-def]
+        if not self.cfg.warc.languages:
+            return None
+        if self._language_prefilter is None:
+            from pipeline.lib.crawl import LanguagePrefilter
+            from pipeline.lib.language import ARABIC_SCRIPT_CODES, LanguageDetector
+
+            detector = LanguageDetector.load(min_confidence=self.cfg.language.min_confidence)
+            self._language_prefilter = LanguagePrefilter(
+                tuple(self.cfg.warc.languages), detector.detect, tuple(ARABIC_SCRIPT_CODES)
+            )
+        return self._language_prefilter
+
+    def _jsonl_range(self, item: WorkItem, window: ByteWindow, end: int) -> Iterator:
+        """Lines starting in the range. JSONL is UTF-8; `line` counts from the range's first line
+        (the file's line numbers in the first range), and a dead letter's error names the byte offset."""
+        base = RawDocument(source_uri=item.uri, source_kind="file", encoding="utf_8")
+        base.fetched_at.FromDatetime(datetime.fromtimestamp(item.mtime, timezone.utc).replace(tzinfo=None))
+        line_no = 0
+        for offset, raw in iter_lines(window, item.start, end):
+            line_no += 1
+            if offset == 0:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            raw = raw.rstrip(b"\r")
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield self._record_dead_letter("decode", "undecodable", f"line at byte {offset} is not UTF-8",
+                                               raw, item.uri, line_no)
+                continue
+            try:
+                record = parse_jsonl_record(text)
+            except BadInput as exc:
+                yield self._record_dead_letter("decode", exc.reason, f"{exc} (line at byte {offset})",
+                                               raw, item.uri, line_no)
+                continue
+            yield jsonl_document(base, record, line_no)
+
+    def process_one(self, element: tuple) -> Iterable[RawDocument]:
+        uri, size, mtime = WorkItem.from_element(element)[:3]
         info = ObjectInfo(uri, size, datetime.fromtimestamp(mtime, timezone.utc))
         limit = self.cfg.input.max_file_bytes
         if size > limit:
@@ -133,7 +246,7 @@ class _ReadFileFn(StageFn):
 
 
 class ReadFile(Stage):
-    """(uri, size, mtime) → RawDocument, plus dead letters."""
+    """Work item (pipeline/io/ranges.py; also a plain (uri, size, mtime)) → RawDocument, plus dead letters."""
 
     step = "ReadFile"
 
@@ -156,7 +269,8 @@ class ReadFiles(beam.PTransform):
         self.settings = settings
 
     def expand(self, pbegin):  # type: ignore[no-untyped-def]
-        listing = [(f.uri, f.size, f.mtime.timestamp()) for f in self.files]
+        # Each work item (a file, or a byte range of a big WARC/JSONL file) is spread on its own.
+        listing = [tuple(item) for item in plan_work(self.files, self.cfg.input.range_bytes)]
         files = (
             pbegin
             | "ListFiles" >> beam.Create(listing)

@@ -21,7 +21,7 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, NoReturn, TypeVar
+from typing import BinaryIO, Callable, NoReturn, TypeVar
 
 import urllib3
 
@@ -113,6 +113,10 @@ class Storage:
         """Read at most `limit` + 1 bytes, so callers can tell a too-large object apart."""
         raise NotImplementedError
 
+    def open_read(self, uri: str, offset: int = 0) -> BinaryIO:
+        """A stream of the object's bytes from `offset` on (byte ranges of large inputs); close it."""
+        raise NotImplementedError
+
     def write_bytes(self, uri: str, data: bytes) -> None:
         """Write atomically: readers see the old object or the whole new one, never a part."""
         raise NotImplementedError
@@ -173,6 +177,11 @@ class LocalStorage(Storage):
     def read_bytes(self, uri: str, limit: int | None = None) -> bytes:
         with open(self._path(uri), "rb") as fh:
             return fh.read() if limit is None else fh.read(limit + 1)
+
+    def open_read(self, uri: str, offset: int = 0) -> BinaryIO:
+        fh = open(self._path(uri), "rb")
+        fh.seek(offset)
+        return fh
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         path = self._path(uri)
@@ -356,6 +365,12 @@ class S3Storage(Storage):
 
         return self._call("read", uri, run)
 
+    def open_read(self, uri: str, offset: int = 0) -> BinaryIO:
+        bucket, key = split_s3(uri)
+        # One ranged GET streamed as it is read; a failure mid-stream is a StorageError (the runner retries).
+        resp = self._call("read", uri, lambda: self.client.get_object(bucket, key, offset=offset))
+        return _S3Stream(resp, uri)
+
     def write_bytes(self, uri: str, data: bytes) -> None:
         bucket, key = split_s3(uri)
         self._call(
@@ -399,3 +414,28 @@ class S3Storage(Storage):
         if not self._call("check bucket", uri, lambda: self.client.bucket_exists(bucket)):
             raise StorageError(f"{uri}: bucket '{bucket}' does not exist; create it first (mc mb or the console)")
 
+
+
+class _S3Stream(io.RawIOBase):
+    """An S3 GET response as a readable binary stream that releases its connection on close."""
+
+    def __init__(self, resp, uri: str) -> None:  # type: ignore[no-untyped-def]
+        self._resp = resp
+        self._uri = uri
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        try:
+            return self._resp.read(None if size is None or size < 0 else size)
+        except (Urllib3Error, OSError) as exc:
+            raise StorageError(f"{self._uri}: read failed mid-stream ({type(exc).__name__})") from None
+
+    def close(self) -> None:
+        if not self.closed:
+            self._resp.close()
+            self._resp.release_conn()
+        super().close()

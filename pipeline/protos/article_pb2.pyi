@@ -48,7 +48,7 @@ class Related(_message.Message):
     def __init__(self, headline: _Optional[str] = ..., summary: _Optional[str] = ..., byline: _Optional[str] = ...) -> None: ...
 
 class RawDocument(_message.Message):
-    __slots__ = ("source_uri", "source_kind", "content_type", "text", "encoding", "fetched_at", "url", "title", "published", "outlet", "language", "line")
+    __slots__ = ("source_uri", "source_kind", "content_type", "text", "encoding", "fetched_at", "url", "title", "published", "outlet", "language", "line", "warc_file", "warc_offset")
     SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
     SOURCE_KIND_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,8 @@ class RawDocument(_message.Message):
     OUTLET_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
+    WARC_FILE_FIELD_NUMBER: _ClassVar[int]
+    WARC_OFFSET_FIELD_NUMBER: _ClassVar[int]
     source_uri: str
     source_kind: str
     content_type: str
@@ -73,10 +75,12 @@ class RawDocument(_message.Message):
     outlet: str
     language: str
     line: int
-    def __init__(self, source_uri: _Optional[str] = ..., source_kind: _Optional[str] = ..., content_type: _Optional[str] = ..., text: _Optional[str] = ..., encoding: _Optional[str] = ..., fetched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., published: _Optional[str] = ..., outlet: _Optional[str] = ..., language: _Optional[str] = ..., line: _Optional[int] = ...) -> None: ...
+    warc_file: str
+    warc_offset: int
+    def __init__(self, source_uri: _Optional[str] = ..., source_kind: _Optional[str] = ..., content_type: _Optional[str] = ..., text: _Optional[str] = ..., encoding: _Optional[str] = ..., fetched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., published: _Optional[str] = ..., outlet: _Optional[str] = ..., language: _Optional[str] = ..., line: _Optional[int] = ..., warc_file: _Optional[str] = ..., warc_offset: _Optional[int] = ...) -> None: ...
 
 class Article(_message.Message):
-    __slots__ = ("id", "source_uri", "source_kind", "page_format", "outlet", "url", "title", "body", "paragraphs", "image_captions", "published_at", "ingested_at", "language", "language_confidence", "entities", "topics", "keywords", "related", "content_hash", "story_id", "duplicate_of", "pipeline_version", "role", "keywords_raw", "published_raw", "source_modified_at")
+    __slots__ = ("id", "source_uri", "source_kind", "page_format", "outlet", "url", "title", "body", "paragraphs", "image_captions", "published_at", "ingested_at", "language", "language_confidence", "entities", "topics", "keywords", "related", "content_hash", "story_id", "duplicate_of", "pipeline_version", "role", "keywords_raw", "published_raw", "source_modified_at", "warc_file", "warc_offset")
     ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
     SOURCE_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +107,8 @@ class Article(_message.Message):
     KEYWORDS_RAW_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_RAW_FIELD_NUMBER: _ClassVar[int]
     SOURCE_MODIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    WARC_FILE_FIELD_NUMBER: _ClassVar[int]
+    WARC_OFFSET_FIELD_NUMBER: _ClassVar[int]
     id: str
     source_uri: str
     source_kind: str
@@ -129,4 +135,6 @@ class Article(_message.Message):
     keywords_raw: str
     published_raw: str
     source_modified_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., source_uri: _Optional[str] = ..., source_kind: _Optional[str] = ..., page_format: _Optional[str] = ..., outlet: _Optional[str] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., paragraphs: _Optional[_Iterable[str]] = ..., image_captions: _Optional[_Iterable[str]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ingested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., language: _Optional[str] = ..., language_confidence: _Optional[float] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., topics: _Optional[_Iterable[_Union[Topic, _Mapping]]] = ..., keywords: _Optional[_Iterable[str]] = ..., related: _Optional[_Iterable[_Union[Related, _Mapping]]] = ..., content_hash: _Optional[str] = ..., story_id: _Optional[str] = ..., duplicate_of: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., role: _Optional[str] = ..., keywords_raw: _Optional[str] = ..., published_raw: _Optional[str] = ..., source_modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    warc_file: str
+    warc_offset: int
+    def __init__(self, id: _Optional[str] = ..., source_uri: _Optional[str] = ..., source_kind: _Optional[str] = ..., page_format: _Optional[str] = ..., outlet: _Optional[str] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., paragraphs: _Optional[_Iterable[str]] = ..., image_captions: _Optional[_Iterable[str]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ingested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., language: _Optional[str] = ..., language_confidence: _Optional[float] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., topics: _Optional[_Iterable[_Union[Topic, _Mapping]]] = ..., keywords: _Optional[_Iterable[str]] = ..., related: _Optional[_Iterable[_Union[Related, _Mapping]]] = ..., content_hash: _Optional[str] = ..., story_id: _Optional[str] = ..., duplicate_of: _Optional[str] = ..., pipeline_version: _Optional[str] = ..., role: _Optional[str] = ..., keywords_raw: _Optional[str] = ..., published_raw: _Optional[str] = ..., source_modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warc_file: _Optional[str] = ..., warc_offset: _Optional[int] = ...) -> None: ...

@@ -23,6 +23,8 @@ def article_from_parsed(doc: RawDocument, parsed: ParsedArticle) -> Article:
         published_raw=parsed.published_raw or doc.published,
         role=parsed.role,
         language=parsed.language_hint or doc.language,
+        warc_file=doc.warc_file,
+        warc_offset=doc.warc_offset,
     )
     art.related.extend(Related(headline=r.headline, summary=r.summary, byline=r.byline) for r in parsed.related)
     if doc.HasField("fetched_at"):
