@@ -17,8 +17,10 @@ import functools
 import pathlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-from pipeline.lib.arabic import clean_line, match_key
+from pipeline.lib.arabic import match_key
 from pipeline.lib.model import ParsedArticle, RelatedItem
 
 _RESOURCES = pathlib.Path(__file__).resolve().parents[1] / "resources"
@@ -611,31 +613,128 @@ def split_page(text: str) -> list[ParsedArticle]:
     return articles or _split_generic(lines)
 
 
+@dataclass
+class HtmlMetadata:
+    """What an HTML page says about itself: canonical URL, outlet and publication date (raw)."""
+
+    url: str = ""
+    outlet: str = ""
+    published_raw: str = ""
+
+
+_DATE_LINE_MAX = 80  # a visible date line ("نشر في ١٤ سبتمبر ٢٠٢٣"), not a sentence that names a date
+
+
+def _attribute(tree: Any, xpath: str) -> str:
+    for value in tree.xpath(xpath):
+        value = " ".join(str(value).split())
+        if value:
+            return value
+    return ""
+
+
+def _absolute_url(value: str, base: str) -> str:
+    if not value:
+        return ""
+    joined = urljoin(base, value) if base else value
+    return joined if urlsplit(joined).scheme in ("http", "https") and urlsplit(joined).netloc else ""
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "") if url else ""
+    return host.removeprefix("www.")
+
+
+def html_metadata(tree: Any, url: str = "") -> HtmlMetadata:
+    """URL from <link rel=canonical>, else og:url, else `url`; outlet from og:site_name (may be
+    empty); date from the page's own metadata via htmldate (article:published_time, JSON-LD
+    datePublished, <time datetime>, ...), the original publication date before any update."""
+    from htmldate import find_date  # heavy import, only needed for HTML input
+
+    canonical = _attribute(
+        tree, "//link[contains(concat(' ', translate(@rel, 'CANOICL', 'canoicl'), ' '), ' canonical ')]/@href"
+    )
+    og_url = _attribute(tree, "//meta[@property='og:url' or @name='og:url']/@content")
+    page_url = _absolute_url(canonical, url) or _absolute_url(og_url, url) or url
+    outlet = _attribute(tree, "//meta[@property='og:site_name' or @name='og:site_name']/@content")
+    published = _published_timestamp(tree)
+    if not published:
+        try:
+            published = find_date(
+                tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
+            ) or ""
+        except (ValueError, TypeError):  # htmldate on odd markup: no metadata date
+            published = ""
+    return HtmlMetadata(url=page_url, outlet=outlet, published_raw=published)
+
+
+# Publication timestamps as the standard tags write them, most specific first. htmldate reads these
+# too but keeps only the day for some (article:published_time "…T23:30:00+03:00" -> "…T00:00:00"),
+# which puts a late-evening story on the wrong UTC day; so they are read here with time and zone.
+_PUBLISHED_XPATHS = (
+    "//meta[@property='article:published_time' or @name='article:published_time']/@content",
+    "//meta[@property='og:article:published_time' or @property='og:published_time']/@content",
+    "//*[@itemprop='datePublished']/@content",
+    "//*[@itemprop='datePublished']/@datetime",
+    "//meta[@name='pubdate' or @name='publishdate' or @name='parsely-pub-date' or @name='sailthru.date']/@content",
+    "//meta[translate(@name, 'DCTERMSISUEDAT', 'dctermsisuedat')='dc.date.issued' or @name='dcterms.issued']/@content",
+)
+_JSONLD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]{8,40})"')
+
+
+def _published_timestamp(tree: Any) -> str:
+    """The first ISO-8601 publication timestamp in the page's metadata tags or JSON-LD, or ""."""
+    from pipeline.lib.dates import parse_published
+
+    candidates = [_attribute(tree, xpath) for xpath in _PUBLISHED_XPATHS]
+    for script in tree.xpath("//script[@type='application/ld+json']/text()"):
+        candidates += _JSONLD_PUBLISHED.findall(str(script))
+    for value in candidates:
+        if value and value[:4].isdigit() and parse_published(value) is not None:
+            return value
+    return ""
+
+
+def _text_date(paragraphs: list[str]) -> str:
+    """A short visible line near the top that parses as a date: the fallback when metadata has none."""
+    from pipeline.lib.dates import parse_published
+
+    for line in paragraphs[:15]:
+        if len(line) <= _DATE_LINE_MAX and parse_published(line) is not None:
+            return line
+    return ""
+
+
 def extract_html(html: str, url: str = "") -> list[ParsedArticle]:
-    """Articles of an HTML page via trafilatura: title/date/sitename from metadata, body from text.
+    """Articles of an HTML page via trafilatura, with the page's url, outlet and date metadata.
 
     When the extracted text itself carries asharq/aggregator markers it goes through split_page
-    and keeps that layout's page_format; otherwise one article with page_format "html".
+    and keeps that layout's page_format; otherwise one article with page_format "html". Title and
+    body keep the page's text; inline related-article lines go to `related`.
     """
     import trafilatura  # heavy import, only needed for HTML input
+    from trafilatura.utils import load_html
 
+    tree = load_html(html) if html.strip() else None
+    if tree is None:
+        return []
+    head = html_metadata(tree, url)  # before extraction, which prunes the tree
     document = trafilatura.bare_extraction(
-        html, url=url or None, with_metadata=True, include_comments=False, include_tables=False
+        tree, url=url or None, with_metadata=True, include_comments=False, include_tables=False
     )
     if document is None:
         return []
     meta = document if isinstance(document, dict) else document.as_dict()
     text = meta.get("text") or ""
-    title = clean_line(meta.get("title") or "")
-    published = meta.get("date") or ""
-    outlet = clean_line(meta.get("sitename") or "")
+    title = " ".join((meta.get("title") or "").split())
+    outlet = head.outlet or " ".join((meta.get("sitename") or "").split()) or _host(head.url)
     if _format_of(_lines(text)) != "generic":
         articles = split_page(text)
         for article in articles:
-            article.url = url
+            article.url = head.url
         if articles:
             main = articles[0]
-            main.published_raw = main.published_raw or published
+            main.published_raw = main.published_raw or head.published_raw
             main.outlet = main.outlet or outlet
         return articles
     paragraphs = [line for line in _lines(text) if line]
@@ -645,4 +744,13 @@ def extract_html(html: str, url: str = "") -> list[ParsedArticle]:
         if not paragraphs:
             return []
         title, paragraphs = paragraphs[0], paragraphs[1:]
-    return [_article(title, paragraphs, "html", published_raw=published, outlet=outlet, url=url, role="main")]
+    published = head.published_raw
+    if not published and (published := _text_date(paragraphs)):
+        paragraphs = [line for line in paragraphs if line != published]  # a date line is no body
+    paragraphs, related = strip_inline_teasers(paragraphs)
+    return [
+        _article(
+            title, paragraphs, "html", published_raw=published, outlet=outlet, url=head.url, role="main",
+            related=related,
+        )
+    ]

@@ -332,3 +332,76 @@ def test_heldout_sample_pages(index: int) -> None:
 def test_heldout_sample_covers_both_layouts() -> None:
     assert {page.layout for page in HELDOUT} == {"asharq", "aggregator"}
     assert sum(len(a.teasers) for page in HELDOUT for a in page.articles) >= 10
+
+
+# --------------------------------------------------------------------------- HTML metadata (hand-made pages)
+
+HTML_FIXTURES = PAGES / "html"
+UTC = dt.timezone.utc
+# file -> (input url, url, outlet, published UTC or None, title, first paragraph starts, related headlines)
+HTML_EXPECTED = {
+    "arabic_og_canonical.html": (
+        "", "https://www.alarabiya.net/ar/arab-and-world/2024/03/02/cia-talks", "العربية",
+        dt.datetime(2024, 3, 2, 20, 30, tzinfo=UTC), "مدير الـCIA: محادثات جديدة مع موسكو خلال أيام",
+        "قال مدير وكالة الاستخبارات", ["واشنطن تفرض عقوبات جديدة على شركات روسية للتكنولوجيا"],
+    ),
+    "arabic_jsonld.html": (
+        "https://www.skynewsarabia.com/business/1700001-gold-prices?ref=rss",
+        "https://www.skynewsarabia.com/business/1700001-gold-prices", "سكاي نيوز عربية",
+        dt.datetime(2018, 7, 18, 15, 10, 15, tzinfo=UTC), "ارتفاع أسعار الذهب لأعلى مستوى في شهرين",
+        "ارتفعت أسعار الذهب", ["النفط يتراجع مع زيادة المخزونات الأميركية"],
+    ),
+    "arabic_time_element.html": (
+        "", "https://www.jawharafm.net/ar/article/carthage-festival/95/83525", "jawharafm.net",
+        dt.datetime(2017, 7, 13, 20, 15, tzinfo=UTC), "افتتاح الدورة الجديدة لمهرجان قرطاج",
+        "انطلقت مساء الخميس", ["حجز كميات من السجائر المهربة في القيروان"],
+    ),
+    "arabic_text_date.html": (
+        "", "", "", dt.datetime(2023, 9, 14, tzinfo=UTC), "وزير الاقتصاد يعلن خطة لدعم الشركات الصغيرة",
+        "أعلن وزير الاقتصاد", [],
+    ),
+    "bare_no_metadata.html": (
+        "https://www.kooora.example/match/991", "https://www.kooora.example/match/991", "kooora.example", None,
+        "تعادل سلبي في قمة الدوري", "انتهت قمة الدوري", [],
+    ),
+    "english_news.html": (
+        "", "https://news.example.co.uk/world/europe-heatwave-2024", "Example News",
+        dt.datetime(2024, 7, 15, 5, 45, tzinfo=UTC), "Heatwave: Temperatures set to top 35C across southern Europe",
+        "Temperatures are expected", [],
+    ),
+    "french_news.html": (
+        "", "https://www.lequotidien.example.fr/economie/greve-controleurs-aeriens", "Le Quotidien",
+        dt.datetime(2023, 11, 20, 17, 5, tzinfo=UTC), "Grève des contrôleurs aériens : des centaines de vols annulés",
+        "Des centaines de vols", [],
+    ),
+}
+
+
+def test_html_fixtures_are_all_checked() -> None:
+    assert sorted(p.name for p in HTML_FIXTURES.glob("*.html")) == sorted(HTML_EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(HTML_EXPECTED), ids=lambda n: n.removesuffix(".html"))
+def test_html_metadata(name: str) -> None:
+    source_url, url, outlet, published, title, starts, related = HTML_EXPECTED[name]
+    [article] = extract_html((HTML_FIXTURES / name).read_text(encoding="utf-8"), url=source_url)
+    assert (article.url, article.outlet) == (url, outlet)
+    assert (parse_published(article.published_raw) if article.published_raw else None) == published
+    assert article.title == title and article.page_format == "html"
+    assert article.paragraphs[0].startswith(starts) and len(article.paragraphs) >= 2
+    assert [item.headline for item in article.related] == related
+    assert not any(item.headline in article.body for item in article.related)
+    assert not any(p.startswith("نشر في") for p in article.paragraphs)  # a visible date line is no body
+
+
+def test_html_rows_carry_url_outlet_and_date() -> None:
+    from pipeline.protos.article_pb2 import RawDocument
+    from pipeline.transforms.parse import _ParseSplitFn
+
+    html = (HTML_FIXTURES / "arabic_og_canonical.html").read_text(encoding="utf-8")
+    doc = RawDocument(source_uri="file:///in/page.html", source_kind="file", content_type="html", text=html)
+    [row] = _ParseSplitFn().process_one(doc)
+    assert row.url == "https://www.alarabiya.net/ar/arab-and-world/2024/03/02/cia-talks"
+    assert row.outlet == "العربية"
+    assert parse_published(row.published_raw) == dt.datetime(2024, 3, 2, 20, 30, tzinfo=UTC)
+    assert [r.headline for r in row.related] == ["واشنطن تفرض عقوبات جديدة على شركات روسية للتكنولوجيا"]
