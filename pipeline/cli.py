@@ -131,13 +131,22 @@ def _user_errors():  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Errors a user can fix: one line and exit code 2 (the traceback too with -v)."""
+    """Errors a user can fix: one line and exit code 2. A broken environment (pipeline/errors.py: a missing
+    module or model, memory, the disk, a systematic failure): one line and exit code 3, nothing committed.
+    `-v` adds the traceback."""
+    from pipeline.errors import RunFailed
+
     try:
         yield
     except _user_errors() as exc:
         if _verbose:
             err.print_exception()
         raise _fail(str(exc)) from None
+    except RunFailed as exc:
+        if _verbose:
+            err.print_exception()
+        err.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=3) from None
 
 
 def _emit(summary, json_summary: bool, quiet: bool) -> None:  # type: ignore[no-untyped-def]
@@ -283,20 +292,76 @@ def feeds(
     interval = _duration(every, "--every") if every is not None else 0
     if every is not None and interval <= 0:
         raise _fail("--every must be a positive duration, e.g. 15m")
-    with _one_line_errors():
+    stop = _StopOnSignal()
+    with _one_line_errors(), stop:
         try:
             cfg = load_config(config)
             while True:
                 with _live_progress(not (quiet or json_summary)):
                     summary = run_feeds(feed, output, cfg, ctx.args)
                 _emit(summary, json_summary, quiet)
-                if not interval:
-                    return
-                time.sleep(interval)
+                if not interval or stop.wait(interval):
+                    break
         except KeyboardInterrupt:
-            # State is written only after a run succeeds: an interrupted run's entries come again next time.
+            pass
+        if stop.requested:
+            # Rows and feed state commit together (pipeline/io/commit.py): an interrupted run's entries
+            # come again next time.
             err.print("stopped; entries of an interrupted run will be polled again next time")
-            raise typer.Exit(code=0) from None
+
+
+class _StopOnSignal:
+    """SIGINT/SIGTERM stop a polling loop within seconds, even mid-run, and never mid-commit.
+
+    Between runs the wait just ends. During a run the signal interrupts it (KeyboardInterrupt: nothing of
+    it is committed); inside a commit section it is held until the commit is whole. A watchdog then makes
+    sure the process is gone within STOP_SECONDS even if a library's threads would delay the exit."""
+
+    STOP_SECONDS = 4.0
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._event = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "_StopOnSignal":
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def wait(self, seconds: float) -> bool:
+        return self._event.wait(seconds)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        from pipeline.io.commit import defer_interrupt
+
+        first = not self.requested
+        self.requested = True
+        self._event.set()
+        if first:
+            threading.Thread(target=self._watchdog, daemon=True).start()
+        if not defer_interrupt():
+            raise KeyboardInterrupt
+
+    def _watchdog(self) -> None:
+        import os
+
+        from pipeline.io.commit import committing
+
+        time.sleep(self.STOP_SECONDS)
+        while committing():  # a commit is short: let it finish whole
+            time.sleep(0.05)
+        sys.stderr.write("stopped; entries of an interrupted run will be polled again next time\n")
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
@@ -379,7 +444,8 @@ def inspect(
             con = connect(uri, s3_settings(cfg) if uri.startswith("s3://") else None)
             if sql:
                 columns, rows = query(con, sql)
-                sys.stdout.write(render(columns, rows, format) + "\n")
+                text = render(columns, rows, format)
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")  # csv/table end in one newline
             else:
                 _print_json(summary(con))
         except duckdb.Error as exc:
@@ -410,6 +476,38 @@ def report(
             raise _fail(str(exc)) from None
     out_file.write_text(html, encoding="utf-8")
     err.print(f"report written to {out_file}")
+
+
+@app.command()
+def doctor(
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Also check this output (e.g. an s3:// bucket)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (S3 endpoint)."),
+    dask_address: Optional[str] = typer.Option(None, "--dask-address", help="Also check a Dask scheduler HOST:PORT."),
+    json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON on stdout."),
+) -> None:
+    """Check every component: modules, shipped models and their checksums, the object store, the engines.
+
+    Exits 1 when a core component is broken (the same checks run at the start of run, replay and feeds).
+
+    Example: newspipe doctor --output s3://news/archive --dask-address 127.0.0.1:8786
+    """
+    _setup_logging(0, True)
+    from pipeline.doctor import full_report
+
+    with _one_line_errors():
+        checks = full_report(output, str(config) if config else None, dask_address)
+    if json_out:
+        _print_json({"checks": [dict(c.__dict__, status=c.status) for c in checks]})
+    else:
+        table = Table(title=f"newspipe {__version__} doctor")
+        for column in ("component", "status", "detail", "fix"):
+            table.add_column(column, overflow="fold")
+        style = {"OK": "green", "BROKEN": "bold red", "not available": "yellow"}
+        for c in checks:
+            table.add_row(c.component, f"[{style[c.status]}]{c.status}[/]", c.detail, "" if c.ok else c.fix)
+        out.print(table)
+    if any(c.core and not c.ok for c in checks):
+        raise typer.Exit(code=1)
 
 
 def _print_json(result: dict) -> None:

@@ -23,7 +23,7 @@ from pipeline import __version__
 from pipeline.config import Config, ConfigError, S3Settings, s3_settings
 from pipeline.errors import RunFailed, fatal_cause, systematic_failures
 from pipeline.graph import RunContext, build, build_streaming
-from pipeline.io.commit import commit_staged, discard_staged
+from pipeline.io.commit import commit_section, commit_staged, discard_staged
 from pipeline.io.ledger import Ledger
 from pipeline.io.replay import ReplayFiles, plan_replay
 from pipeline.io.sinks import window_counts, write_manifest
@@ -145,6 +145,9 @@ class _Run:
 
     @classmethod
     def start(cls, inputs: Sequence[str], output: str, cfg: Config, beam_args: Sequence[str], mode: str) -> "_Run":
+        from pipeline.doctor import ensure_core
+
+        ensure_core()  # a broken install fails here with doctor's line, before any input is read
         started = datetime.now(timezone.utc)
         output = output.rstrip("/")
         settings = _settings_for([*inputs, output], cfg)
@@ -380,11 +383,13 @@ def run_feeds(feeds: Sequence[str], output: str, cfg: Config, beam_args: Sequenc
     if poll.docs or poll.dead:
         try:
             counters = run.execute(lambda p: build(p, cfg, FeedSource(poll.docs, poll.dead), run.ctx))
-            run.commit_rows()
         except BaseException:
             run.discard()
             raise
-    poll.commit()
+    with commit_section():  # rows, story state, then feed state: all of it or none, even on SIGINT/SIGTERM
+        if poll.docs or poll.dead:
+            run.commit_rows()
+        poll.commit()
     return run.finish(counters, time.monotonic() - t_pipeline)
 
 

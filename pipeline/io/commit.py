@@ -11,8 +11,11 @@ Streaming runs write their windows in place as they fire: a window's files are i
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 from pipeline.io.storage import Storage, join
 
@@ -20,6 +23,36 @@ log = logging.getLogger("newspipe")
 
 STAGING = "_staging"
 STALE_AFTER = timedelta(hours=24)
+
+
+_COMMITTING = threading.Event()
+_INTERRUPT_PENDING = threading.Event()
+
+
+@contextlib.contextmanager
+def commit_section() -> Iterator[None]:
+    """Rows, then every piece of state that points at them: an interrupt (Ctrl-C, SIGTERM) that arrives
+    inside is held until the section is done, so a stopped run has committed all of it or none."""
+    _COMMITTING.set()
+    try:
+        yield
+    finally:
+        _COMMITTING.clear()
+    if _INTERRUPT_PENDING.is_set():
+        _INTERRUPT_PENDING.clear()
+        raise KeyboardInterrupt
+
+
+def defer_interrupt() -> bool:
+    """For a signal handler: True (and the interrupt is raised when the section ends) while committing."""
+    if _COMMITTING.is_set():
+        _INTERRUPT_PENDING.set()
+        return True
+    return False
+
+
+def committing() -> bool:
+    return _COMMITTING.is_set()
 
 
 def staging_root(output: str, run_id: str) -> str:
