@@ -28,7 +28,8 @@ class _MetadataFn(StageFn):
         out = Article()
         out.CopyFrom(art)
         if art.published_raw and not art.HasField("published_at"):
-            published = parse_published(art.published_raw)
+            # Nothing is published after it was ingested: a later date is a misreading (None).
+            published = parse_published(art.published_raw, not_after=self.ingested_at)
             if published is not None:
                 set_time(out.published_at, published)
         if art.keywords_raw and not art.keywords:
