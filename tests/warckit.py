@@ -81,6 +81,8 @@ def warc_bytes(records: list[Rec], gzip: bool = True) -> bytes:
         else:  # metadata, resource
             record = writer.create_warc_record(rec.url, rec.kind, payload=io.BytesIO(rec.body or b"via: test"),
                                                warc_content_type="text/plain", warc_headers_dict=warc_headers)
+        for name, value in warc_headers.items():  # also on the kinds whose constructor takes no headers
+            record.rec_headers.replace_header(name, value)
         writer.write_record(record)
     return buf.getvalue()
 

@@ -177,6 +177,8 @@ def frames(window: ByteWindow, start: int, end: int, gz: bool, max_bytes: int) -
     while 0 <= pos < end and not window.at_end(pos):
         try:
             data, after = (_gunzip_member if gz else _plain_record)(window, pos, max_bytes)
+            if not data.startswith(b"WARC/"):
+                raise _FrameError("bad_record", "gzip member does not hold a WARC record")
         except _FrameError as exc:
             resume = -1 if exc.at_eof else next_record_start(window, pos + 1, gz, max_bytes)
             stop = resume if resume >= 0 else window.end
