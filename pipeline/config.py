@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-RUNNERS = ("direct", "prism", "flink")
+RUNNERS = ("direct", "prism", "flink", "dask")
 
 
 class ConfigError(ValueError):
@@ -116,7 +116,7 @@ class WarcConfig:
 
 @dataclass(frozen=True)
 class Config:
-    runner: Literal["direct", "prism", "flink"] = "direct"
+    runner: Literal["direct", "prism", "flink", "dask"] = "direct"
     input: InputConfig = field(default_factory=InputConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)

@@ -462,3 +462,106 @@ def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def direct_synth(synth_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     return newspipe_run(f"{synth_corpus}/*", tmp_path_factory.mktemp("direct-synth") / "out", [],
                         f"synth {SYNTH_ARTICLES} runner: direct (FnApiRunner)")
+
+
+# ----------------------------------------------------------------------------------------------- Dask
+
+DASK_CONFIG = ROOT / "config" / "dask.yaml"
+
+
+def _dask_reachable(address: str, timeout: float = 2.0) -> bool:
+    host, _, port = address.split("://")[-1].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def dask_address() -> str:
+    """The cluster tests/run.sh started (a `dask scheduler` and 2 `dask worker` processes on 127.0.0.1)."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        unavailable("dask.distributed is not installed (pip install -e '.[dask]')")
+    address = os.environ.get("NEWSPIPE_TEST_DASK_ADDRESS", "")
+    if not address:
+        unavailable("no dask cluster: NEWSPIPE_TEST_DASK_ADDRESS is unset (tests/run.sh starts a scheduler and 2 workers)")
+    if not _dask_reachable(address):
+        unavailable(f"no dask scheduler answers at NEWSPIPE_TEST_DASK_ADDRESS={address}")
+    return address
+
+
+@dataclass
+class DaskCluster:
+    """A scheduler and workers this test started on free 127.0.0.1 ports (workers without a nanny, so a
+    killed worker is gone for good, like a lost machine)."""
+
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+    logs: Path
+
+    @property
+    def beam_args(self) -> list[str]:
+        return ["--runner=pipeline.runners.dask.DaskRunner", f"--dask_client_address={self.address}"]
+
+    def kill_worker(self, index: int) -> None:
+        os.killpg(self.workers[index].pid, signal.SIGKILL)
+        self.workers[index].wait(10)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            stop(proc, grace=10)
+
+    def log_text(self) -> str:
+        return "\n".join(f"--- {p.name}\n{tail(p)}" for p in sorted(self.logs.glob("*.log")))
+
+
+def start_dask_cluster(base: Path, workers: int = 2, nanny: bool = False) -> DaskCluster:
+    from distributed import Client
+
+    base.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    dask_bin = Path(sys.executable).parent / "dask"
+    scheduler = spawn([str(dask_bin), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                       "--dashboard-address", "127.0.0.1:0"], base / "scheduler.log", cwd=ROOT)
+    procs: list[subprocess.Popen] = []
+    cluster = DaskCluster(f"127.0.0.1:{port}", scheduler, procs, base)
+    try:
+        wait_for_port(port, scheduler, base / "scheduler.log")
+        for i in range(workers):
+            procs.append(spawn([str(dask_bin), "worker", f"tcp://127.0.0.1:{port}", "--name", f"w{i}",
+                                "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                                "--local-directory", str(base / f"w{i}"), "--nanny" if nanny else "--no-nanny"],
+                               base / f"worker-{i}.log", cwd=ROOT))
+        with Client(cluster.address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=120)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def direct_synth_5k(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult]:
+    """5,000 synthetic articles (benchmarks/synth.py) and their run on the local runner."""
+    from benchmarks.synth import write_corpus
+
+    corpus = tmp_path_factory.mktemp("synth-5k")
+    write_corpus(corpus, 5000)
+    return corpus, newspipe_run(f"{corpus}/*", tmp_path_factory.mktemp("direct-synth-5k") / "out", [],
+                                "synth 5000 runner: direct (FnApiRunner)")
+
+
+def manifest_counts(run: RunResult) -> dict[str, Any]:
+    """The run's manifest counts (per stage, dead letters by reason), read back from the output."""
+    manifest = json.loads(Path(run.summary["manifest_uri"]).read_text())
+    return {"counts": manifest["counts"], "dead_letters_by_reason": manifest["dead_letters_by_reason"]}
+
+
+Support.DASK_CONFIG = DASK_CONFIG  # type: ignore[attr-defined]
+Support.start_dask_cluster = staticmethod(start_dask_cluster)  # type: ignore[attr-defined]
+Support.manifest_counts = staticmethod(manifest_counts)  # type: ignore[attr-defined]
+Support.content_rows = staticmethod(content_rows)  # type: ignore[attr-defined]
