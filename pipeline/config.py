@@ -29,6 +29,11 @@ class ConfigError(ValueError):
 class InputConfig:
     max_file_bytes: int = 50 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
+    # A batch run feeds its inputs through the pipeline in chunks of about this many MiB (or
+    # chunk_files files), one after another; each commits its rows and story state before the next
+    # starts, so memory does not grow with the input (docs/stories.md). 0 = one chunk.
+    chunk_mb: int = 16
+    chunk_files: int = 1000
     # .warc/.warc.gz and plain .jsonl files larger than this are read as byte ranges of about this size,
     # each its own work item (record- or line-aligned), so several workers share one file.
     range_bytes: int = 32 * 1024 * 1024
@@ -55,6 +60,13 @@ class EnrichConfig:
     ner_model: bool = True
     topics: bool = True
     stories: bool = True
+
+
+@dataclass(frozen=True)
+class StoriesConfig:
+    """Stories and duplicates across runs (docs/stories.md)."""
+
+    window_days: int = 7  # retention window of the story state, in publication time
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     warc: WarcConfig = field(default_factory=WarcConfig)

@@ -10,8 +10,10 @@ from apache_beam.transforms.window import GlobalWindows
 
 from pipeline import __version__
 from pipeline.config import Config, S3Settings
-from pipeline.io.sinks import WriteArticles, WriteDeadLetters
+from pipeline.io.sinks import WriteArticles, WriteDeadLetters, WriteStories
+from pipeline.io.story_state import StoryState
 from pipeline.io.sources import ReadFile
+from pipeline.lib.stories import StoryRules
 from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import Stage
 from pipeline.transforms.classify import ClassifyTopics
@@ -62,11 +64,16 @@ class Enrich(beam.PTransform):
     stage: re-driven dead letters whose payload is the input that stage once failed on.
     """
 
-    def __init__(self, cfg: Config, ingested_at: datetime, resume: dict | None = None) -> None:
+    def __init__(
+        self, cfg: Config, ingested_at: datetime, resume: dict | None = None, ctx: RunContext | None = None,
+        staged: bool = False,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.ingested_at = ingested_at
         self.resume = resume or {}
+        self.ctx = ctx  # with it, stories and duplicates join the output's story state (pipeline/io/story_state.py)
+        self.staged = staged
 
     def expand(self, docs):  # type: ignore[no-untyped-def]
         dead = []
@@ -77,11 +84,21 @@ class Enrich(beam.PTransform):
                 articles = (articles, self.resume[name]) | f"Resume{stage.step}" >> beam.Flatten()
             articles, stage_dead = articles | stage.step >> stage
             dead.append(stage_dead)
-        articles = articles | "Dedupe" >> Deduplicate()
         if self.cfg.enrich.stories:
-            articles = articles | "Stories" >> AssignStories()
+            articles = articles | "Stories" >> self._stories()
+        else:
+            articles = articles | "Dedupe" >> Deduplicate()
         articles = articles | "StampVersion" >> beam.Map(stamp_version)
         return articles, dead
+
+    def _stories(self) -> AssignStories:
+        rules = StoryRules(window_days=self.cfg.stories.window_days)
+        ctx = self.ctx
+        if ctx is None:
+            return AssignStories(self.ingested_at, rules)
+        state = StoryState(ctx.output, ctx.run_id, ctx.settings, rules)
+        sink = WriteStories(ctx.output, ctx.run_id, ctx.settings, ctx.started_at, staged=self.staged)
+        return AssignStories(self.ingested_at, rules, state, sink)
 
 
 def build(
@@ -91,7 +108,7 @@ def build(
     `resume`: stage name → records that re-enter there."""
     docs, read_dead = p | "Read" >> source
     resumed = {name: p | f"Redriven{name.title()}" >> beam.Create(items) for name, items in (resume or {}).items()}
-    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at, resumed)
+    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at, resumed, ctx, staged=True)
     all_dead = [read_dead, *dead] | "AllDeadLetters" >> beam.Flatten()
     articles | "WriteArticles" >> WriteArticles(ctx.output, ctx.run_id, cfg, ctx.settings, staged=True)
     all_dead | "WriteDeadLetters" >> WriteDeadLetters(ctx.output, ctx.run_id, ctx.settings, staged=True)
@@ -113,7 +130,7 @@ def build_streaming(
     refs = p | "Replay" >> source
     windowed, too_late = refs | "Window" >> WindowByEventTime(window_seconds, lateness_seconds, flag_too_late)
     docs, read_dead = windowed | "ReadFile" >> ReadFile(cfg, ctx.settings)
-    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at)
+    articles, dead = docs | "Enrich" >> Enrich(cfg, ctx.started_at, ctx=ctx)
     unwindowed = [
         pc | f"UnwindowDeadLetters{i}" >> beam.WindowInto(GlobalWindows())
         for i, pc in enumerate([too_late, read_dead, *dead])

@@ -14,11 +14,11 @@ from apache_beam.pvalue import TaggedOutput
 
 from pipeline.config import Config
 from pipeline.graph import enrichment_stages, stamp_version
-from pipeline.lib.stories import StoryClusterer, cluster_signatures
+from pipeline.lib.stories import StoryClusterer, StoryRules, keyed_cluster
 from pipeline.protos.article_pb2 import Article, RawDocument
 from pipeline.protos.dead_letter_pb2 import DeadLetter
 from pipeline.transforms.dedupe import first_of_id, mark_copies
-from pipeline.transforms.stories import story_item, with_story
+from pipeline.transforms.stories import story_record, with_story
 
 
 class LocalPipeline:
@@ -53,14 +53,18 @@ class LocalPipeline:
             dead += d
         articles = dedupe(articles)
         if self.cfg.enrich.stories:
-            articles = assign_stories(articles)
+            articles = assign_stories(articles, StoryRules(window_days=self.cfg.stories.window_days))
         return [stamp_version(a) for a in articles], dead
 
 
-def assign_stories(articles: list[Article]) -> list[Article]:
+def assign_stories(articles: list[Article], rules: StoryRules) -> list[Article]:
+    """The keyed clustering of transforms/stories.py in-process (no story state: one batch)."""
+    from pipeline.lib.stories import story_id_for
+
     clusterer = StoryClusterer()
-    stories = cluster_signatures([story_item(clusterer, a) for a in articles])
-    return [with_story(a, stories[a.id]) for a in articles]
+    now = datetime.now(timezone.utc)
+    result = keyed_cluster([story_record(clusterer, a, now) for a in articles], rules)
+    return [with_story(a, result.story_of.get(a.id) or story_id_for(a.id)) for a in articles]
 
 
 def dedupe(articles: list[Article]) -> list[Article]:

@@ -25,6 +25,7 @@ from pipeline.errors import RunFailed, fatal_cause, systematic_failures
 from pipeline.graph import RunContext, build, build_streaming
 from pipeline.io.commit import commit_section, commit_staged, discard_staged
 from pipeline.io.ledger import Ledger
+from pipeline.io.story_state import commit_story_state, discard_story_state
 from pipeline.io.replay import ReplayFiles, plan_replay
 from pipeline.io.sinks import window_counts, write_manifest
 from pipeline.io.sources import InputError, ReadFiles, expand_inputs
@@ -192,14 +193,19 @@ class _Run:
             raise RunFailed(failures[0])
         return counters
 
-    def commit_rows(self) -> int:
-        """Make the rows the run staged visible (pipeline/io/commit.py); state that later runs read is
-        committed after this by its owner (ledger, feed state, story index)."""
-        return commit_staged(self.storage, self.ctx.output, self.ctx.run_id)
+    def commit_rows(self, tag: str | None = None) -> int:
+        """Make the rows the run (or its chunk `tag`) staged visible (pipeline/io/commit.py), then its
+        story state; the ledger and feed state are committed after this by their owners."""
+        tag = tag or self.ctx.run_id
+        moved = commit_staged(self.storage, self.ctx.output, tag)
+        commit_story_state(self.storage, self.ctx.output, tag)  # after the rows it points at
+        return moved
 
-    def discard(self) -> None:
+    def discard(self, tag: str | None = None) -> None:
         """A failed run commits nothing: drop what it staged."""
-        discard_staged(self.storage, self.ctx.output, self.ctx.run_id)
+        tag = tag or self.ctx.run_id
+        discard_staged(self.storage, self.ctx.output, tag)
+        discard_story_state(self.storage, self.ctx.output, tag)
 
     def finish(self, counters: dict[str, int], pipeline_seconds: float) -> RunSummary:
         dead_by_reason = {
@@ -314,18 +320,47 @@ def run_batch(
         run.files = claims.mine
     counters: dict[str, int] = {}
     t_pipeline = time.monotonic()
-    if run.files:
+    chunks = input_chunks(run.files, cfg)
+    for k, chunk in enumerate(chunks):
+        # One pipeline per chunk, committed (rows, story state, ledger) before the next starts: memory
+        # stays bounded, and a crash loses at most the chunk in flight.
+        ctx = run.ctx if len(chunks) == 1 else dataclasses.replace(run.ctx, run_id=f"{run.ctx.run_id}-c{k:04d}")
+        if len(chunks) > 1:
+            log.info("chunk %d/%d: %d file(s)", k + 1, len(chunks), len(chunk))
+        committed = False
         try:
-            counters = run.execute(lambda p: build(p, cfg, ReadFiles(run.files, cfg, run.ctx.settings), run.ctx))
-            run.commit_rows()
+            part = run.execute(lambda p: build(p, cfg, ReadFiles(chunk, cfg, ctx.settings), ctx))
+            with commit_section():  # rows, story state, ledger: all of it or none, even on Ctrl-C
+                run.commit_rows(ctx.run_id)
+                if ledger is not None:
+                    ledger.commit(chunk)
+                committed = True
         except BaseException:
-            run.discard()
+            if not committed:
+                run.discard(ctx.run_id)
             if ledger is not None:
-                ledger.release(run.files)
+                ledger.release([f for c in chunks[k + int(committed):] for f in c])
             raise
-        if ledger is not None:
-            ledger.commit(run.files)
+        for name, value in part.items():
+            counters[name] = counters.get(name, 0) + value
     return run.finish(counters, time.monotonic() - t_pipeline)
+
+
+def input_chunks(files: Sequence[ObjectInfo], cfg: Config) -> list[list[ObjectInfo]]:
+    """Consecutive chunks of at most input.chunk_files files and about input.chunk_mb MiB each."""
+    limit_bytes, limit_files = cfg.input.chunk_mb * 1024 * 1024, cfg.input.chunk_files
+    chunks: list[list[ObjectInfo]] = []
+    current: list[ObjectInfo] = []
+    size = 0
+    for info in files:
+        if current and ((limit_files and len(current) >= limit_files) or (limit_bytes and size + info.size > limit_bytes)):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(info)
+        size += info.size
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def run_replay(

@@ -98,3 +98,15 @@ def dead_letter_from_row(row: dict[str, Any]) -> DeadLetter:
         payload_type=row.get("payload_type", ""), run_id=row.get("run_id", ""),
         payload_truncated=bool(row.get("payload_truncated")),
     )
+
+
+STORY_ENTITY = pa.struct([("name", pa.string()), ("wikidata_id", pa.string()), ("articles", pa.int32())])
+STORY_SCHEMA = pa.schema(
+    [
+        ("story_id", pa.string()), ("merged_into", pa.string()), ("first_published", _TS),
+        ("last_published", _TS), ("article_count", pa.int64()), ("outlets", pa.list_(pa.string())),
+        ("languages", pa.list_(pa.string())), ("top_entities", pa.list_(STORY_ENTITY)), ("title", pa.string()),
+        ("updated_at", _TS),
+    ],
+    metadata={"newspipe.schema_version": SCHEMA_VERSION, "newspipe.record": "story"},
+)

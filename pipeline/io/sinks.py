@@ -298,3 +298,71 @@ def window_counts(storage: Storage, output: str, run_id: str, settings: S3Settin
         else:
             entry["articles"] += sum(1 for line in storage.read_bytes(info.uri).splitlines() if line.strip())
     return dict(sorted(windows.items()))
+
+
+class _WriteStoriesFn(beam.DoFn):
+    def __init__(self, output: str, tag: str, settings: S3Settings | None, staged: bool) -> None:
+        self.output, self.tag, self.settings = output, tag, settings
+        self.root = staging_root(output, tag) if staged else output
+        self._rows = Metrics.counter(METRICS_NAMESPACE, "sink.story_rows")
+
+    def setup(self) -> None:
+        self.storage = Storage.for_uri(self.output, self.settings)
+
+    def process(self, item: tuple[None, Iterable[dict[str, Any]]]) -> Iterator[str]:
+        rows = sorted(item[1], key=lambda r: (r["story_id"], r["merged_into"]))
+        if not rows:
+            return
+        day = rows[0]["updated_at"].strftime("%Y-%m-%d")
+        uri = join(self.root, "stories", f"dt={day}", f"part-{self.tag}.parquet")
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema.STORY_SCHEMA), sink, compression="zstd")
+        self.storage.write_bytes(uri, sink.getvalue())
+        self._rows.inc(len(rows))
+        yield uri
+
+
+class WriteStories(beam.PTransform):
+    """(articles with story ids, merges as (day, story, merged_into)) → one `stories` file per run:
+    a row per story this run added articles to (what it added) and per merge it recorded."""
+
+    def __init__(
+        self, output: str, tag: str, settings: S3Settings | None, updated_at: datetime, staged: bool = False
+    ) -> None:
+        super().__init__()
+        self.output, self.tag, self.settings, self.updated_at = output, tag, settings, updated_at
+        self.staged = staged
+
+    def expand(self, inputs):  # type: ignore[no-untyped-def]
+        from pipeline.transforms.stories import story_rows
+
+        articles, merges = inputs
+        when = self.updated_at
+        added = (
+            articles
+            | "KeyByStory" >> beam.Map(lambda a: (a.story_id, a))
+            | "GroupByStory" >> beam.GroupByKey()
+            | "StoryRow" >> beam.MapTuple(lambda story, members: story_rows(story, members, when))
+        )
+        merged = (
+            merges
+            | "DistinctMerges" >> beam.Map(lambda m: (m[1], m[2])) | beam.Distinct()
+            | "MergeRow" >> beam.MapTuple(lambda story, target: {
+                **story_rows(story, [], when), "merged_into": target, "title": ""})
+        )
+        return (
+            (added, merged)
+            | "AllStoryRows" >> beam.Flatten()
+            | "OneStoriesFile" >> beam.Map(lambda row: (None, row))
+            | "GatherStoryRows" >> beam.GroupByKey()
+            | "WriteStoriesFile" >> beam.ParDo(_WriteStoriesFn(self.output, self.tag, self.settings, self.staged))
+        )
+
+
+def read_stories(output: str, settings: S3Settings | None = None) -> list[dict[str, Any]]:
+    """Every row of the `stories` table (one per story and run that touched it)."""
+    storage = Storage.for_uri(output, settings)
+    rows: list[dict[str, Any]] = []
+    for info in storage.list(join(output, "stories", "**", "part-*.parquet")):
+        rows.extend(read_parquet_columns(info.uri, None, settings).to_pylist())
+    return rows

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -422,3 +423,317 @@ def cluster_signatures(
     for article_id, signature, entity_keys, published in sorted(items, key=lambda item: item[0]):
         clusterer.add_signature(article_id, signature, entity_keys, published)
     return {article_id: clusterer.story_of(article_id) for article_id, *_ in items}
+
+
+# --- keyed clustering across runs --------------------------------------------------------------
+#
+# The same rule as StoryClusterer, evaluated per candidate group instead of against one in-memory
+# index, so that it distributes (a GroupByKey per key) and so that articles of earlier runs (read
+# from the story state) take part like articles of this run. A candidate group is the set of
+# articles sharing one key:
+#
+# * a band key "b<i>:<hash of the band's rows>" (near-duplicate LSH, the same bands as above);
+# * an entity key "e:<entity>:<bucket>" for dated articles: buckets of `gap_days` days, each article
+#   in its bucket and the next, so two articles less than `gap_days` apart share a key;
+# * an ingest key "i:<entity>:<bucket>" (buckets of window_days + 1 days of *ingest* time): an
+#   undated article may be the same event as an article of any date, as long as the two were
+#   ingested within the window of each other (this bounds what a run must read).
+#
+# Only the edges (id pairs) that pass the rule leave a group; union-find over them gives stories.
+
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class StoryRules:
+    """The same-story rule's settings (defaults as StoryClusterer's) and the retention window."""
+
+    threshold: float = 0.5
+    related_threshold: float = 0.2
+    min_shared_entities: int = 3
+    min_entity_overlap: float = 0.5
+    max_gap_seconds: float = 3 * DAY_SECONDS
+    window_days: int = 7
+    num_perm: int = 128
+
+    @property
+    def gap_days(self) -> int:
+        return int(self.max_gap_seconds // DAY_SECONDS) + 1
+
+    def bands(self) -> tuple[int, int]:
+        """(bands, rows per band) of the near-duplicate LSH (StoryClusterer's recall-weighted choice)."""
+        key = (max(self.threshold - 0.1, 0.05), self.num_perm)
+        if key not in StoryClusterer._lsh_params:
+            from datasketch import MinHashLSH
+
+            lsh = MinHashLSH(threshold=key[0], num_perm=self.num_perm, weights=(0.1, 0.9))
+            StoryClusterer._lsh_params[key] = (lsh.b, lsh.r)
+        return StoryClusterer._lsh_params[key]
+
+
+@dataclass(frozen=True)
+class StoryRecord:
+    """What clustering needs of one article; also one row of the story state.
+
+    `day` is the event day (date ordinal): the publication day, else the fetch/ingest day.
+    `ingest_day` is the day of the run that first saw the article. For a record read from the
+    state, `story_id` is the story it was written with and `canonical` the article its content
+    points at (itself, or the `duplicate_of` it got)."""
+
+    article_id: str
+    signature: bytes
+    entities: tuple[str, ...]
+    published: float | None  # epoch seconds, None if undated
+    day: int
+    ingest_day: int
+    content_hash: str
+    story_id: str = ""
+    canonical: str = ""
+
+    @property
+    def is_old(self) -> bool:
+        return bool(self.story_id)
+
+    @property
+    def dated(self) -> bool:
+        return self.published is not None
+
+
+def day_ordinal(when: datetime) -> int:
+    return _aware(when).date().toordinal()
+
+
+def make_record(
+    article_id: str, signature: bytes, entity_keys: Iterable[str], published: datetime | None,
+    fallback_day: datetime, ingested: datetime, content_hash: str = "",
+) -> StoryRecord:
+    """A new article's record; `fallback_day` (fetch or ingest time) is the event day of an undated one."""
+    published = _aware(published) if published is not None else None
+    return StoryRecord(
+        article_id=article_id, signature=signature, entities=tuple(sorted(_normalise_keys(entity_keys))),
+        published=published.timestamp() if published is not None else None,
+        day=day_ordinal(published if published is not None else fallback_day),
+        ingest_day=day_ordinal(ingested), content_hash=content_hash,
+    )
+
+
+def _band_hashes(signature: bytes, rules: StoryRules) -> list[str]:
+    bands, rows = rules.bands()
+    width = rows * 4  # uint32 hash values (StoryClusterer.signature)
+    return [
+        f"b{i}:" + hashlib.blake2b(signature[i * width:(i + 1) * width], digest_size=8).hexdigest()
+        for i in range(bands)
+    ]
+
+
+def group_keys(record: StoryRecord, rules: StoryRules) -> list[str]:
+    """The candidate groups an article belongs to (see the section comment)."""
+    keys = _band_hashes(record.signature, rules)
+    if len(record.entities) >= rules.min_shared_entities:
+        if record.dated:
+            bucket = record.day // rules.gap_days
+            keys += [f"e:{e}:{b}" for e in record.entities for b in (bucket, bucket + 1)]
+        bucket = record.ingest_day // (rules.window_days + 1)
+        keys += [f"i:{e}:{b}" for e in record.entities for b in (bucket, bucket + 1)]
+    return keys
+
+
+def lookup_keys(record: StoryRecord, rules: StoryRules) -> list[str]:
+    """Keys under which a later article may need this one: its group keys and its content hash."""
+    keys = group_keys(record, rules)
+    if record.content_hash:
+        keys.append("h:" + record.content_hash)
+    return keys
+
+
+def key_hash(key: str) -> int:
+    """A key as a signed 64-bit integer (how the state stores and filters keys)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def state_days(record: StoryRecord, rules: StoryRules) -> list[int]:
+    """Event days of the state a new article may pair with (dated pairs within the window)."""
+    if not record.dated:
+        return []
+    return list(range(record.day - rules.window_days, record.day + rules.window_days + 1))
+
+
+def ingest_days(ingest_day: int, rules: StoryRules) -> list[int]:
+    """Ingest days whose articles a run ingesting on `ingest_day` may pair with an undated article."""
+    return list(range(ingest_day - rules.window_days - 1, ingest_day + 1))
+
+
+def admissible(a: StoryRecord, b: StoryRecord, rules: StoryRules) -> bool:
+    """Whether the window allows the pair at all: dated pairs within window_days of event time, a pair
+    with an undated article within window_days of ingest time."""
+    if a.dated and b.dated:
+        return abs(a.day - b.day) <= rules.window_days
+    return abs(a.ingest_day - b.ingest_day) <= rules.window_days
+
+
+def same_story(a: StoryRecord, b: StoryRecord, rules: StoryRules) -> bool:
+    """The rule for one pair (the reference the group evaluation must equal)."""
+    import numpy as np
+
+    if not admissible(a, b, rules):
+        return False
+    sa, sb = (np.frombuffer(s, dtype=np.uint32) for s in (a.signature, b.signature))
+    similarity = float(np.count_nonzero(sa == sb)) / rules.num_perm
+    if similarity >= rules.threshold:
+        return True
+    shared = len(set(a.entities) & set(b.entities))
+    return (
+        similarity >= rules.related_threshold
+        and shared >= rules.min_shared_entities
+        and shared >= rules.min_entity_overlap * min(len(a.entities), len(b.entities))
+        and (a.published is None or b.published is None or abs(a.published - b.published) <= rules.max_gap_seconds)
+    )
+
+
+_BLOCK = 512  # rows per block of the pairwise arrays in one group (bounds a big group's memory)
+
+
+def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) -> list[tuple[str, str]]:
+    """Pairs of `members` (sharing `key`) that are the same story, vectorised; pairs of two records
+    from the state are skipped (an earlier run decided them). Also yields (id, id) when a record of
+    this run has the id of one from the state (the same article again)."""
+    import numpy as np
+
+    recs = list({(r.article_id, r.is_old): r for r in members}.values())
+    if len(recs) < 2:
+        return []
+    recs.sort(key=lambda r: (r.article_id, r.is_old))
+    out: list[tuple[str, str]] = []
+    kind = key[0]
+    n = len(recs)
+    sigs = np.stack([np.frombuffer(r.signature, dtype=np.uint32) for r in recs])
+    old = np.array([r.is_old for r in recs])
+    dated = np.array([r.dated for r in recs])
+    day = np.array([r.day for r in recs], dtype=np.int64)
+    ingest = np.array([r.ingest_day for r in recs], dtype=np.int64)
+    when = np.array([r.published if r.published is not None else np.nan for r in recs])
+    n_ent = np.array([len(r.entities) for r in recs], dtype=np.int64)
+    ids = [r.article_id for r in recs]
+    if kind != "b":
+        vocab: dict[str, int] = {}
+        rows_of = [[vocab.setdefault(e, len(vocab)) for e in r.entities] for r in recs]
+        from scipy.sparse import csr_matrix
+
+        indptr = np.cumsum([0] + [len(r) for r in rows_of])
+        indices = np.fromiter((i for r in rows_of for i in r), dtype=np.int64, count=int(indptr[-1]))
+        matrix = csr_matrix((np.ones(len(indices), dtype=np.int32), indices, indptr), shape=(n, len(vocab)))
+    for start in range(0, n, _BLOCK):
+        i, j = _block_pairs(n, start, min(n, start + _BLOCK))
+        keep = ~(old[i] & old[j])
+        if kind == "e":
+            keep &= dated[i] & dated[j]
+        elif kind == "i":
+            keep &= ~(dated[i] & dated[j])
+        i, j = i[keep], j[keep]
+        if not len(i):
+            continue
+        both_dated = dated[i] & dated[j]
+        ok = np.where(both_dated, np.abs(day[i] - day[j]) <= rules.window_days,
+                      np.abs(ingest[i] - ingest[j]) <= rules.window_days)
+        i, j = i[ok], j[ok]
+        if not len(i):
+            continue
+        similarity = np.count_nonzero(sigs[i] == sigs[j], axis=1) / float(rules.num_perm)
+        same = similarity >= rules.threshold
+        if kind != "b":
+            shared = np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1)).ravel()
+            gap = np.abs(when[i] - when[j])
+            related = (
+                (similarity >= rules.related_threshold)
+                & (shared >= rules.min_shared_entities)
+                & (shared >= rules.min_entity_overlap * np.minimum(n_ent[i], n_ent[j]))
+                & ~(gap > rules.max_gap_seconds)  # NaN (an undated side) passes
+            )
+            same |= related
+        out.extend((ids[a], ids[b]) for a, b in zip(i[same].tolist(), j[same].tolist()))
+    return out
+
+
+def _block_pairs(n: int, start: int, stop: int):  # type: ignore[no-untyped-def]
+    """Index pairs (a, b), a < b, with a in [start, stop): one block of a big group's pairs."""
+    import numpy as np
+
+    a = np.repeat(np.arange(start, stop), [n - 1 - k for k in range(start, stop)])
+    b = np.concatenate([np.arange(k + 1, n) for k in range(start, stop)])
+    return a, b
+
+
+@dataclass
+class Assignment:
+    """The result of joining this run's articles to stories."""
+
+    story_of: dict[str, str]  # article id (of this run) -> story id, for articles in some edge
+    merges: dict[str, str]  # story of an earlier run -> the earlier story it is merged into
+    known: set[str]  # ids of this run that the state already holds (the same article again)
+
+
+def assign_stories(
+    edges: Iterable[tuple[str, str]], old: dict[str, tuple[str, float]],
+) -> Assignment:
+    """Union-find over the edges. `old`: state article id -> (story id as written, sort time).
+
+    A component without state articles gets the id of its smallest article (as in one batch). A
+    component that reaches stories of earlier runs takes the earliest of them (by its earliest
+    state member, then id); the others are recorded as merged into it: written ids never change."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    known: set[str] = set()
+    for a, b in edges:
+        if a == b:
+            known.add(a)
+            find(a)
+            continue
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    components: dict[str, list[str]] = {}
+    for node in list(parent):
+        components.setdefault(find(node), []).append(node)
+    story_of: dict[str, str] = {}
+    merges: dict[str, str] = {}
+    for nodes in components.values():
+        stories: dict[str, float] = {}
+        for node in nodes:
+            if node in old:
+                story, when = old[node]
+                stories[story] = min(when, stories.get(story, when))
+        if stories:
+            target = min(stories, key=lambda s: (stories[s], s))
+            for story in stories:
+                if story != target:
+                    merges[story] = target
+        else:
+            target = story_id_for(min(nodes))
+        for node in nodes:
+            if node not in old or node in known:
+                story_of[node] = old[node][0] if node in known else target
+    return Assignment(story_of, dict(sorted(merges.items())), known)
+
+
+def keyed_cluster(
+    records: Iterable[StoryRecord], rules: StoryRules, state: Iterable[StoryRecord] = ()
+) -> Assignment:
+    """In-process keyed clustering (what the Beam transform distributes): group by key, edges per
+    group, union-find. Used by pipeline/local.py and tests."""
+    groups: dict[str, list[StoryRecord]] = {}
+    for record in [*records, *state]:
+        for key in group_keys(record, rules):
+            groups.setdefault(key, []).append(record)
+    edges = {edge for key, members in groups.items() for edge in edges_in_group(key, members, rules)}
+    old = {r.article_id: (r.story_id, r.published if r.published is not None else r.day * DAY_SECONDS)
+           for r in state}
+    return assign_stories(sorted(edges), old)

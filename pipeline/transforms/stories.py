@@ -1,20 +1,32 @@
-"""Stories: same-story clustering across outlets (MinHash LSH over content stems + entity overlap).
+"""Stories and cross-run duplicates: keyed same-story clustering against the story state.
 
-Signatures are computed in parallel next to the articles; only (id, signature, entity keys, date)
-travel to the single place that clusters them, per window in streaming (bounded by the window).
+Per article a StoryRecord (MinHash signature, entity keys, event and ingest day) is computed where
+the article is. Candidate groups come from a GroupByKey on LSH band keys and (entity, day) keys
+(pipeline/lib/stories.py); the rule is evaluated per group, in parallel, and only the edges (id
+pairs) are gathered for union-find. Articles of earlier runs, read from `_state/stories/` by the
+`state` transforms (pipeline/io/story_state.py), join the groups, so a story and a `duplicate_of`
+hold across runs, polls and windows. A written story id never changes: when an article links two
+earlier stories, the later one is recorded as merged into the earlier.
 """
 
 from __future__ import annotations
 
-from datetime import timezone
-from typing import Iterable, Iterator
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import AsDict, TaggedOutput
 
-from pipeline.lib.stories import StoryClusterer, cluster_signatures
+from pipeline.lib.stories import (
+    DAY_SECONDS, StoryClusterer, StoryRecord, StoryRules, assign_stories, edges_in_group, group_keys, make_record,
+)
 from pipeline.protos.article_pb2 import Article
+from pipeline.transforms.base import METRICS_NAMESPACE
+from pipeline.transforms.dedupe import KeepOnePerId, MarkCopies
 
-StoryItem = tuple[str, bytes, set[str], object]
+STATE, MERGE = "state", "merge"
 
 
 def story_text(a: Article) -> str:
@@ -25,9 +37,16 @@ def story_entity_keys(a: Article) -> set[str]:
     return {e.wikidata_id or e.canonical for e in a.entities if e.wikidata_id or e.canonical}
 
 
-def story_item(clusterer: StoryClusterer, a: Article) -> StoryItem:
-    published = a.published_at.ToDatetime(tzinfo=timezone.utc) if a.HasField("published_at") else None
-    return a.id, clusterer.signature(story_text(a)), story_entity_keys(a), published
+def _time(a: Article, name: str) -> datetime | None:
+    return getattr(a, name).ToDatetime(tzinfo=timezone.utc) if a.HasField(name) else None
+
+
+def story_record(clusterer: StoryClusterer, a: Article, ingested_at: datetime) -> StoryRecord:
+    """The article's StoryRecord; an undated article's event day is its fetch day, else its ingest day."""
+    ingested = _time(a, "ingested_at") or ingested_at
+    fallback = _time(a, "source_modified_at") or ingested
+    return make_record(a.id, clusterer.signature(story_text(a)), story_entity_keys(a), _time(a, "published_at"),
+                       fallback, ingested, a.content_hash)
 
 
 def with_story(a: Article, story_id: str) -> Article:
@@ -37,36 +56,144 @@ def with_story(a: Article, story_id: str) -> Article:
     return out
 
 
-class _SignatureFn(beam.DoFn):
+def state_row(record: StoryRecord, a: Article) -> StoryRecord:
+    from dataclasses import replace
+
+    return replace(record, story_id=a.story_id, canonical=a.duplicate_of or a.id)
+
+
+def old_sort_time(r: StoryRecord) -> float:
+    return r.published if r.published is not None else r.day * DAY_SECONDS
+
+
+class _RecordFn(beam.DoFn):
+    def __init__(self, ingested_at: datetime) -> None:
+        self.ingested_at = ingested_at
+
     def setup(self) -> None:
         self.clusterer = StoryClusterer()
 
-    def process(self, a: Article) -> Iterator[tuple[None, StoryItem]]:
-        yield None, story_item(self.clusterer, a)
+    def process(self, a: Article) -> Iterator[StoryRecord]:
+        yield story_record(self.clusterer, a, self.ingested_at)
 
 
-def _cluster(group: tuple[None, Iterable[StoryItem]]) -> Iterator[tuple[str, str]]:
-    yield from cluster_signatures(list(group[1])).items()
+class _EdgesFn(beam.DoFn):
+    """One candidate group → its same-story edges, with the story of each state article in them."""
+
+    def __init__(self, rules: StoryRules) -> None:
+        self.rules = rules
+        self._groups = Metrics.counter(METRICS_NAMESPACE, "stories.candidate_groups")
+
+    def process(self, group: tuple[str, Iterable[StoryRecord]]) -> Iterator[tuple[None, tuple]]:
+        key, members = group
+        members = list(members)
+        self._groups.inc()
+        old = {r.article_id: r for r in members if r.is_old}
+        for a, b in edges_in_group(key, members, self.rules):
+            info = tuple((x, old[x].story_id, old_sort_time(old[x]), old[x].day) for x in (a, b) if x in old)
+            yield None, (a, b, info)
 
 
-def _join(item: tuple[str, dict[str, list]]) -> Iterator[Article]:
-    _, joined = item
-    story = joined["story"][0] if joined["story"] else ""
+def _assign(group: tuple[None, Iterable[tuple]]) -> Iterator[Any]:
+    """All edges of the run → (article id, (story id, already in state)) and merge records."""
+    edges, old, old_days = set(), {}, {}
+    for a, b, info in group[1]:
+        edges.add((a, b))
+        for article_id, story, when, day in info:
+            old[article_id] = (story, when)
+            old_days.setdefault(story, set()).add(day)
+    result = assign_stories(sorted(edges), old)
+    for article_id, story in result.story_of.items():
+        yield article_id, (story, article_id in result.known)
+    for story, target in result.merges.items():
+        Metrics.counter(METRICS_NAMESPACE, "stories.merged").inc()
+        for day in sorted(old_days.get(story, ())):
+            yield TaggedOutput(MERGE, (day, story, target))
+
+
+def _finish(item: tuple[str, dict[str, list]], stories: dict[str, tuple[str, bool]]) -> Iterator[Any]:
+    article_id, joined = item
+    story, known = stories.get(article_id, (None, False))
     for a in joined["article"]:
-        yield with_story(a, story)
+        out = with_story(a, story or _own_story(article_id))
+        yield out
+        if not known:
+            for record in joined["record"][:1]:
+                yield TaggedOutput(STATE, state_row(record, out))
+
+
+def _own_story(article_id: str) -> str:
+    from pipeline.lib.stories import story_id_for
+
+    return story_id_for(article_id)
 
 
 class AssignStories(beam.PTransform):
+    """Articles → articles with story_id and duplicate_of, also across earlier runs when `state` is
+    given (a pipeline/io/story_state.StoryState). `stories_sink`: a PTransform taking the
+    (story_id, articles) groups and merges of this run (the `stories` table writer)."""
+
+    def __init__(
+        self, ingested_at: datetime | None = None, rules: StoryRules | None = None, state: Any = None,
+        stories_sink: Any = None,
+    ) -> None:
+        super().__init__()
+        self.ingested_at = ingested_at or datetime.now(timezone.utc)
+        self.rules = rules or StoryRules()
+        self.state = state
+        self.stories_sink = stories_sink
+
     def expand(self, articles):  # type: ignore[no-untyped-def]
-        stories = (
-            articles
-            | "StorySignatures" >> beam.ParDo(_SignatureFn())
-            | "GatherSignatures" >> beam.GroupByKey()
-            | "ClusterStories" >> beam.FlatMap(_cluster)
+        p = articles.pipeline
+        unique = articles | "KeepOnePerId" >> KeepOnePerId()
+        records = unique | "StoryRecords" >> beam.ParDo(_RecordFn(self.ingested_at))
+        if self.state is not None:
+            old = records | "ReadStoryState" >> self.state.read()
+        else:
+            old = p | "NoStoryState" >> beam.Create([]).with_output_types(StoryRecord)
+        marked = (unique, records, old) | "MarkCopies" >> MarkCopies(self.rules.window_days)
+        rules = self.rules
+        assigned = (
+            (records, old)
+            | "NewAndStateRecords" >> beam.Flatten()
+            | "CandidateKeys" >> beam.FlatMap(lambda r: ((k, r) for k in group_keys(r, rules)))
+            | "GroupByCandidateKey" >> beam.GroupByKey()
+            | "SameStoryEdges" >> beam.ParDo(_EdgesFn(rules))
+            | "GatherEdges" >> beam.GroupByKey()
+            | "UnionFind" >> beam.FlatMap(_assign).with_outputs(MERGE, main="stories")
         )
-        keyed = articles | "KeyArticlesById" >> beam.Map(lambda a: (a.id, a))
-        return (
-            {"article": keyed, "story": stories}
+        joined = (
+            {"article": marked | "KeyArticlesById" >> beam.Map(lambda a: (a.id, a)),
+             "record": records | "KeyRecordsById" >> beam.Map(lambda r: (r.article_id, r))}
             | "JoinStories" >> beam.CoGroupByKey()
-            | "SetStoryIds" >> beam.FlatMap(_join)
+            | "SetStoryIds" >> beam.FlatMap(_finish, AsDict(assigned.stories)).with_outputs(STATE, main="articles")
         )
+        from pipeline.io.story_state import day_partition
+
+        merges = assigned[MERGE] | "MergePartitions" >> beam.Map(lambda m: (day_partition(m[0]), (m[1], m[2])))
+        if self.state is not None:
+            _ = (joined[STATE], merges) | "WriteStoryState" >> self.state.write()
+        if self.stories_sink is not None:
+            _ = (joined.articles, assigned[MERGE]) | "WriteStories" >> self.stories_sink
+        return joined.articles
+
+
+def story_rows(story_id: str, articles: Iterable[Article], updated_at: datetime, top: int = 5) -> dict[str, Any]:
+    """One `stories` row for what this run added to a story (the inspect view folds a story's rows)."""
+    members = sorted(articles, key=lambda a: (_time(a, "published_at") or _time(a, "ingested_at") or updated_at, a.id))
+    times = [t for t in (_time(a, "published_at") for a in members) if t is not None]
+    entities: Counter[tuple[str, str]] = Counter()
+    for a in members:
+        for key in {(e.canonical or e.surface, e.wikidata_id) for e in a.entities}:
+            entities[key] += 1
+    return {
+        "story_id": story_id, "merged_into": "",
+        "first_published": min(times) if times else None, "last_published": max(times) if times else None,
+        "article_count": len(members),
+        "outlets": sorted({a.outlet for a in members if a.outlet}),
+        "languages": sorted({a.language for a in members if a.language}),
+        "top_entities": [{"name": n, "wikidata_id": q, "articles": c}
+                         for (n, q), c in sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))[:top]],
+        "title": members[0].title if members else "",
+        "updated_at": updated_at,
+    }
