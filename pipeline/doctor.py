@@ -61,9 +61,11 @@ def module_check(component: str, modules: tuple[str, ...]) -> Check:
         try:
             importlib.import_module(name)
         except ImportError as exc:
-            dist = DISTRIBUTION.get(name, name.split(".")[0])
-            return Check(component, False, f"cannot import {name} ({str(exc).splitlines()[0]})",
-                         f"pip install -r config/requirements.lock (or pip install {dist})")
+            missing = exc.name or name  # the module that is really missing, e.g. under trafilatura
+            dist = DISTRIBUTION.get(missing, missing.split(".")[0])
+            needed = f" (needed by {name})" if missing != name else ""
+            return Check(component, False, f"cannot import {missing}{needed}",
+                         f"pip install {dist} (or the whole lock: pip install -r config/requirements.lock)")
     return Check(component, True, f"{len(modules)} module(s) import")
 
 

@@ -13,13 +13,16 @@ VENV="${NEWSPIPE_VENV:-$ROOT/.venv}"
 
 say() { printf '[tests/run.sh] %s\n' "$*" >&2; }
 
-# 1. Python environment (pip's cache makes reruns fast).
+# 1. Python environment from the dev lock (exact pins with hashes: runtime + every extra), then newspipe itself
+#    (pip's cache makes reruns fast). What a new user gets from README command 1 (a fresh venv's own pip, the
+#    runtime lock, no extras) is tested separately by tests/test_fresh_install.py.
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating virtualenv $VENV"
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install -q -e ".[dev,train]"
+"$VENV/bin/python" -m pip install -q -r config/requirements-dev.lock
+"$VENV/bin/python" -m pip install -q --no-deps -e .
 
 # 2. MinIO server binary: MINIO_BIN, else one on PATH, else built once from the Go module and cached.
 if [ -z "${MINIO_BIN:-}" ]; then
