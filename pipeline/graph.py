@@ -33,6 +33,7 @@ class RunContext:
     output: str
     started_at: datetime
     settings: S3Settings | None
+    state_tag: str = ""  # names this pipeline's story-state segments (a chunk, a replay window); default run_id
 
 
 def stamp_version(a: Article) -> Article:
@@ -96,8 +97,9 @@ class Enrich(beam.PTransform):
         ctx = self.ctx
         if ctx is None:
             return AssignStories(self.ingested_at, rules)
-        state = StoryState(ctx.output, ctx.run_id, ctx.settings, rules)
-        sink = WriteStories(ctx.output, ctx.run_id, ctx.settings, ctx.started_at, staged=self.staged)
+        tag = ctx.state_tag or ctx.run_id
+        state = StoryState(ctx.output, tag, ctx.settings, rules)
+        sink = WriteStories(ctx.output, tag, ctx.settings, ctx.started_at, staged=self.staged)
         return AssignStories(self.ingested_at, rules, state, sink)
 
 

@@ -24,8 +24,8 @@ from pipeline.config import Config, ConfigError, S3Settings, s3_settings
 from pipeline.errors import RunFailed, fatal_cause, systematic_failures
 from pipeline.graph import RunContext, build, build_streaming
 from pipeline.io.commit import commit_section, commit_staged, discard_staged
-from pipeline.io.ledger import Ledger
 from pipeline.io.story_state import commit_story_state, discard_story_state
+from pipeline.io.ledger import Ledger
 from pipeline.io.replay import ReplayFiles, plan_replay
 from pipeline.io.sinks import window_counts, write_manifest
 from pipeline.io.sources import InputError, ReadFiles, expand_inputs
@@ -386,19 +386,43 @@ def run_replay(
         rate=rate, speedup=speedup, synthetic_interval=synthetic_interval,
     )
     t_pipeline = time.monotonic()
-    counters = run.execute(
-        lambda p: build_streaming(
-            p, cfg, ReplayFiles(plan, loop), run.ctx, window_seconds, lateness_seconds,
-            flag_too_late=run.options.get_all_options().get("runner") != LOCAL_ENGINE,
-        ),
-        log_every=log_every,
-    )
+    local = run.options.get_all_options().get("runner") == LOCAL_ENGINE
+    # The local engine runs a bounded stream stage by stage, so a window could not see the story
+    # state of the windows before it: there each window is its own pipeline, and its story state is
+    # committed before the next starts (docs/decisions/0003-story-state.md).
+    steps = replay_windows(plan, window_seconds) if local and not loop else [plan]
+    counters: dict[str, int] = {}
+    for k, step in enumerate(steps):
+        ctx = dataclasses.replace(run.ctx, state_tag=f"{run.ctx.run_id}-w{k:04d}")
+        part = run.execute(
+            lambda p: build_streaming(
+                p, cfg, ReplayFiles(step, loop), ctx, window_seconds, lateness_seconds, flag_too_late=not local,
+            ),
+            log_every=log_every,
+        )
+        commit_story_state(run.storage, run.ctx.output, ctx.state_tag)
+        for name, value in part.items():
+            counters[name] = counters.get(name, 0) + value
     run.extra = {
         "replay": {"window_seconds": window_seconds, "allowed_lateness_seconds": lateness_seconds,
                    "rate": rate, "speedup": speedup, "loop": loop},
         "windows": window_counts(run.storage, run.ctx.output, run.ctx.run_id, run.ctx.settings),
     }
     return run.finish(counters, time.monotonic() - t_pipeline)
+
+
+def replay_windows(plan: list, window_seconds: int) -> list[list]:
+    """The replay plan cut into consecutive event-time windows, each paced from its own start."""
+    from dataclasses import replace
+
+    steps: dict[int, list] = {}
+    for item in plan:
+        steps.setdefault(int(item.event_time.timestamp()) // window_seconds, []).append(item)
+    out = []
+    for _, items in sorted(steps.items()):
+        first = items[0].emit_after
+        out.append([replace(item, emit_after=item.emit_after - first) for item in items])
+    return out
 
 
 def run_feeds(feeds: Sequence[str], output: str, cfg: Config, beam_args: Sequence[str] = ()) -> RunSummary:

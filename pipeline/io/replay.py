@@ -1,7 +1,8 @@
 """Replay files as an unbounded stream with event time (`newspipe replay`).
 
-The driver plans the replay: every input page gets an event time (the first publication date found
-on it, else a slot in a configurable synthetic schedule) and the pages are ordered by it. A
+The driver plans the replay: every article of a plain .jsonl file gets its own `published` as event
+time (the file's first date as fallback), every other page the first publication date found on it,
+else a slot in a configurable synthetic schedule; the items are ordered by it. A
 splittable DoFn then emits them paced in processing time (`--rate` pages per second, or the real
 gaps divided by `--speedup`, with long idle gaps capped), stamps each with its event time and moves
 the watermark along with it. The runner checkpoints the DoFn between pages (defer_remainder), so
@@ -30,7 +31,7 @@ from pipeline.lib.dates import parse_published
 from pipeline.lib.decode import BadInput
 from pipeline.lib.pages import split_page
 
-FileRef = tuple[str, int, float]  # (uri, size, mtime seconds): what the ReadFile stage takes
+FileRef = tuple  # a ReadFile work item (pipeline/io/ranges.py): (uri, size, mtime[, start, end])
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,34 @@ def page_event_time(info: ObjectInfo, storage: Storage, cfg: Config) -> datetime
     return None
 
 
+def jsonl_line_times(info: ObjectInfo, storage: Storage, cfg: Config) -> list[tuple[int, datetime | None]]:
+    """(byte offset, own publication time or None) of each record line of a plain .jsonl file: each
+    article of such a file is replayed at its own event time (a one-byte range starting at its line
+    is read as exactly that record, pipeline/io/ranges.py)."""
+    import json
+
+    out: list[tuple[int, datetime | None]] = []
+    try:
+        data = storage.read_bytes(info.uri, limit=cfg.input.max_file_bytes)
+    except OSError:
+        return []
+    if len(data) > cfg.input.max_file_bytes:
+        return []
+    offset = 0
+    for raw in data.split(b"\n"):
+        if raw.strip():
+            when = None
+            try:
+                record = json.loads(raw)
+                if isinstance(record, dict) and isinstance(record.get("published"), str):
+                    when = parse_published(record["published"])
+            except ValueError:
+                pass
+            out.append((offset, when))
+        offset += len(raw) + 1
+    return out
+
+
 def plan_replay(
     files: list[ObjectInfo],
     storage: Storage,
@@ -72,27 +101,35 @@ def plan_replay(
     Pages without a date are spread over a synthetic schedule starting at `synthetic_start`
     (default: the earliest real date, else now) every `synthetic_interval`.
     """
-    dated = [(info, page_event_time(info, storage, cfg)) for info in files]
-    known = [t for _, t in dated if t is not None]
+    dated: list[tuple[datetime | None, FileRef]] = []
+    for info in files:
+        ref = (info.uri, info.size, info.mtime.timestamp())
+        lines = jsonl_line_times(info, storage, cfg) if info.uri.endswith(".jsonl") else []
+        if not lines:
+            dated.append((page_event_time(info, storage, cfg), ref))
+            continue
+        fallback = next((when for _, when in lines if when is not None), None)  # the file's time
+        dated += [(when or fallback, (*ref, start, start + 1)) for start, when in lines]
+    known = [t for t, _ in dated if t is not None]
     start = synthetic_start or (min(known) if known else datetime.now(timezone.utc))
     slot = 0
-    timed: list[tuple[datetime, ObjectInfo]] = []
-    for info, when in dated:
+    timed: list[tuple[datetime, FileRef]] = []
+    for when, ref in dated:
         if when is None:
             when = start + slot * synthetic_interval
             slot += 1
-        timed.append((when, info))
-    timed.sort(key=lambda item: (item[0], item[1].uri))
+        timed.append((when, ref))
+    timed.sort(key=lambda item: (item[0], item[1]))
     items: list[ReplayItem] = []
     offset = 0.0
-    for i, (when, info) in enumerate(timed):
+    for i, (when, ref) in enumerate(timed):
         if i:
             if rate:
                 offset += 1.0 / rate
             else:
                 gap = (when - timed[i - 1][0]).total_seconds() / (speedup or 1.0)
                 offset += min(max(gap, 0.0), max_idle)
-        items.append(ReplayItem(when, offset, (info.uri, info.size, info.mtime.timestamp())))
+        items.append(ReplayItem(when, offset, ref))
     return items
 
 

@@ -309,12 +309,14 @@ class _WriteStoriesFn(beam.DoFn):
     def setup(self) -> None:
         self.storage = Storage.for_uri(self.output, self.settings)
 
-    def process(self, item: tuple[None, Iterable[dict[str, Any]]]) -> Iterator[str]:
+    def process(self, item: tuple[None, Iterable[dict[str, Any]]], window=beam.DoFn.WindowParam,
+                pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
         rows = sorted(item[1], key=lambda r: (r["story_id"], r["merged_into"]))
         if not rows:
             return
         day = rows[0]["updated_at"].strftime("%Y-%m-%d")
-        uri = join(self.root, "stories", f"dt={day}", f"part-{self.tag}.parquet")
+        name = f"{self.tag}-{window_tag(window, pane)}".rstrip("-")
+        uri = join(self.root, "stories", f"dt={day}", f"part-{name}.parquet")
         sink = io.BytesIO()
         pq.write_table(pa.Table.from_pylist(rows, schema=schema.STORY_SCHEMA), sink, compression="zstd")
         self.storage.write_bytes(uri, sink.getvalue())

@@ -223,19 +223,23 @@ class _WriteSegmentFn(beam.DoFn):
     def setup(self) -> None:
         self.storage = Storage.for_uri(self.output, self.settings)
 
-    def process(self, item: tuple[str, Iterable[Any]]) -> Iterator[str]:
+    def process(self, item: tuple[str, Iterable[Any]], window=beam.DoFn.WindowParam,
+                pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
+        from pipeline.io.sinks import window_tag
+
         partition, rows = item
         records = [r for r in rows if isinstance(r, StoryRecord)]
         merges = sorted({r for r in rows if isinstance(r, tuple)})
         staged = join(self.output, STATE_DIR, STAGING, self.tag, partition)
+        name = f"{self.tag}-{window_tag(window, pane)}".rstrip("-")  # streaming: one per window and pane
         if records:
-            self.storage.write_bytes(join(staged, f"seg-{self.tag}.parquet"), _to_bytes(state_table(records, self.rules)))
+            self.storage.write_bytes(join(staged, f"seg-{name}.parquet"), _to_bytes(state_table(records, self.rules)))
             if partition.startswith("day="):
                 self._rows.inc(len(records))
         if merges:
             table = pa.table({"story_id": [m[0] for m in merges], "merged_into": [m[1] for m in merges]},
                              schema=MERGE_SCHEMA)
-            self.storage.write_bytes(join(staged, f"merges-{self.tag}.parquet"), _to_bytes(table))
+            self.storage.write_bytes(join(staged, f"merges-{name}.parquet"), _to_bytes(table))
         yield partition
 
 

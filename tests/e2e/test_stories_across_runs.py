@@ -235,3 +235,22 @@ def test_stories_keep_their_id_when_merged(tmp_path: Path) -> None:
     merges = {s["story_id"]: s["merged_into"] for s in read_stories(str(out)) if s["merged_into"]}
     assert rows["https://c.example/3"] in (first["https://a.example/1"], first["https://b.example/2"])
     assert merges == {first["https://b.example/2"]: first["https://a.example/1"]}
+
+
+def test_replay_windows_5h_apart_join_the_gold_pair(tmp_path: Path) -> None:
+    """One JSONL file, the pair's articles published 5 h apart: two 1-h windows (own event time per
+    article), one story (the second window reads the state the first committed)."""
+    from pipeline.run import run_replay
+
+    first, second = (_seed_article(name) for name in PAIR)
+    _jsonl(tmp_path / "pair.jsonl", [
+        {**first, "url": "https://one.example/a", "outlet": "One", "published": "2024-03-01T08:10:00Z"},
+        {**second, "url": "https://two.example/b", "outlet": "Two", "published": "2024-03-01T13:10:00Z"},
+    ])
+    out = tmp_path / "stream"
+    summary = run_replay([str(tmp_path / "pair.jsonl")], str(out), FAST, speedup=10**6, window_seconds=3600)
+    assert summary.articles == 2
+    rows = read_articles(str(out))
+    windows = {r["_file"].split("-w")[-1][:15] for r in rows}
+    assert windows == {"20240301T080000", "20240301T130000"}, windows
+    assert rows[0]["story_id"] == rows[1]["story_id"]
