@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.lib.entities import tag_entities
+from pipeline.lib.model import EntityMention
 from pipeline.lib.ner import ENTITY_TYPES, bio_spans, read_conll, spans_to_bio
 
 Sentence = tuple[list[str], list[str]]
@@ -47,18 +48,37 @@ def score_chunks(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -
 
 
 def evaluate_sentences(
-    sentences: Sequence[Sentence], tagger: Any, gazetteer: Any = None, crf_only: bool = False
+    sentences: Sequence[Sentence],
+    tagger: Any,
+    gazetteer: Any = None,
+    crf_only: bool = False,
+    doc_size: int = 1,
 ) -> dict[str, Any]:
-    """Score `tagger` (+ `gazetteer`) on already-read sentences; see `evaluate_conll`."""
-    gold: list[list[str]] = []
+    """Score `tagger` (+ `gazetteer`) on already-read sentences; see `evaluate_conll`.
+
+    `doc_size` > 1 tags that many consecutive sentences as one text (one line each), as an
+    article is tagged, so document-level steps (consistency, surname linking) take part.
+    """
+    gold: list[list[str]] = [list(tags) for _, tags in sentences]
     pred: list[list[str]] = []
-    for tokens, tags in sentences:
-        gold.append(list(tags))
+    for b in range(0, len(sentences), max(1, doc_size)):
+        block = [list(tokens) for tokens, _ in sentences[b : b + max(1, doc_size)]]
+        lines = [" ".join(tokens) for tokens in block]
+        text = "\n".join(lines)
         if crf_only:
-            pred.append(tagger.tag_tokens(list(tokens), gazetteer=gazetteer))
+            mentions = tagger.tag(text, gazetteer=gazetteer)
         else:
-            text = " ".join(tokens)
-            pred.append(spans_to_bio(tokens, tag_entities(text, gazetteer, tagger)))
+            mentions = tag_entities(text, gazetteer, tagger)
+        base = 0
+        for tokens, line in zip(block, lines):
+            end = base + len(line)
+            mine = [
+                EntityMention(m.surface, m.type, m.start - base, m.end - base, m.canonical, m.wikidata_id)
+                for m in mentions
+                if base <= m.start < end
+            ]
+            pred.append(spans_to_bio(tokens, mine))
+            base = end + 1
     return score_chunks(gold, pred)
 
 
