@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import progress
 from pipeline.config import Config, S3Settings
+from pipeline.errors import ENVIRONMENT_ERRORS, RunFailed, environment_failure
 from pipeline.io.ranges import ByteWindow, WorkItem, iter_lines, split_ranges
 from pipeline.io.storage import ObjectInfo, Storage, StorageError, has_glob, is_s3
 from pipeline.io.warc import BadRecord, Page, WarcPages, is_warc
@@ -132,6 +133,7 @@ class _ReadFileFn(StageFn):
             yield from super().process(element)
             return
         # A range is read as a stream: its records are yielded as they come, not held in memory.
+        self._in.inc()
         try:
             stream = self._storage(item.uri).open_read(item.uri, max(0, item.start - 4))
         except FileNotFoundError:
@@ -144,11 +146,16 @@ class _ReadFileFn(StageFn):
             window = ByteWindow(stream, max(0, item.start - 4))
             end = item.end if item.is_range else item.size
             outputs = self._warc(item, window, end) if is_warc(item.uri) else self._jsonl_range(item, window, end)
-            for out in outputs:
-                if not isinstance(out, beam.pvalue.TaggedOutput):
-                    self._out.inc()
-                    progress.add(f"{self.stage}.out")
-                yield out
+            try:
+                for out in outputs:
+                    if not isinstance(out, beam.pvalue.TaggedOutput):
+                        self._out.inc()
+                        progress.add(f"{self.stage}.out")
+                    yield out
+            except (StorageError, RunFailed):
+                raise
+            except ENVIRONMENT_ERRORS as exc:  # bad records are dead letters inside; this is the disk or memory
+                raise environment_failure(f"stage {self.stage}", exc) from exc
 
     def _count(self, name: str) -> None:
         counter = self._counters.get(name)
