@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -202,6 +202,8 @@ class ReportData:
     dead_letters: list[tuple[str, str, int]]
     latest: list[tuple[str, str, str, str, list[str], int]]
     manifests: list[dict[str, Any]]
+    stories_by_day: list[tuple[str, int]] = field(default_factory=list)  # new stories per first-published day
+    top_stories: list[tuple] = field(default_factory=list)  # from the `stories` table
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -251,6 +253,15 @@ def collect(con: duckdb.DuckDBPyConnection, output: str, run_id: str | None,
                    [t.label FOR t IN topics], len(entities)
             FROM articles ORDER BY published_at DESC NULLS LAST, title LIMIT ?""", [LATEST_N]),
         manifests=manifests,
+        stories_by_day=_rows(con, """
+            SELECT strftime(first_published, '%Y-%m-%d') AS day, count(*) FROM stories
+            WHERE merged_into IS NULL AND first_published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
+        top_stories=_rows(con, """
+            SELECT title, article_count, strftime(first_published, '%Y-%m-%d'), strftime(last_published, '%Y-%m-%d'),
+                   outlets, [e.name || CASE WHEN coalesce(e.wikidata_id, '') <> '' THEN ' (' || e.wikidata_id || ')'
+                             ELSE '' END FOR e IN top_entities][1:3]
+            FROM stories WHERE merged_into IS NULL
+            ORDER BY article_count DESC, first_published NULLS LAST, story_id LIMIT ?""", [TOP_N]),
     )
 
 
@@ -345,6 +356,16 @@ def render_html(data: ReportData) -> str:
         story_html.append(f'<p class="muted">… and {more} more.</p>')
     sections.append(_section("Story clusters (story_id with more than one article)",
                              "".join(story_html) or '<p class="empty">None.</p>', wide=True, ident="stories"))
+
+    top_rows = [
+        [text_el(title or "(untitled)"), str(n), esc(first or "—") + " → " + esc(last or "—"),
+         esc(", ".join(outlets or [])), esc(", ".join(who or []))]
+        for title, n, first, last, outlets, who in data.top_stories
+    ]
+    sections.append(_section("Stories over time (the stories table)", vbar_chart(
+        data.stories_by_day, "New stories per day (first published)") + _table(
+        ["Story", "Articles", "Published", "Outlets", "Top entities"], top_rows, numeric=(1,)),
+        wide=True, ident="stories-over-time"))
 
     sections.append(_section("Dead letters by stage and reason", hbar_chart(
         [(f"{stage} / {reason}", n) for stage, reason, n in data.dead_letters], "Dead letters by stage and reason"),

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from pipeline.config import S3Settings
-from pipeline.io.schema import ARTICLE_SCHEMA
+from pipeline.io.schema import ARTICLE_SCHEMA, STORY_SCHEMA
 from pipeline.io.sinks import read_parquet_columns
 from pipeline.io.storage import ObjectInfo, Storage, StorageError, is_s3, join
 
@@ -323,7 +323,39 @@ def connect(output: str, settings: S3Settings | None = None, *, s3_mode: S3Mode 
     )
     con.register("_runs_arrow", _runs_table(manifests))
     con.execute("CREATE VIEW runs AS SELECT * FROM _runs_arrow")
+    story_files = storage.list(join(output, "stories", "**", "part-*.parquet"))
+    con.register("_story_rows_arrow", _arrow_table(story_files, STORY_SCHEMA, ("dt", "_file"), storage, settings))
+    con.execute("CREATE VIEW story_rows AS SELECT * FROM _story_rows_arrow")
+    con.execute(STORIES_VIEW)
     return con
+
+
+# The `stories` table has a row per story and run that added to it (what that run added) and per
+# merge; the view folds them into one row per story.
+STORIES_VIEW = """
+CREATE VIEW stories AS
+WITH ents AS (
+    SELECT story_id, e.name AS name, e.wikidata_id AS wikidata_id, sum(e.articles) AS articles
+    FROM story_rows, UNNEST(top_entities) AS u(e) GROUP BY ALL
+), top AS (
+    SELECT story_id,
+           list({'name': name, 'wikidata_id': wikidata_id, 'articles': articles}
+                ORDER BY articles DESC, name)[1:5] AS top_entities
+    FROM ents GROUP BY story_id
+)
+SELECT s.story_id,
+       max(nullif(s.merged_into, '')) AS merged_into,
+       min(s.first_published) AS first_published,
+       max(s.last_published) AS last_published,
+       sum(s.article_count)::BIGINT AS article_count,
+       list_sort(list_distinct(flatten(list(s.outlets)))) AS outlets,
+       list_sort(list_distinct(flatten(list(s.languages)))) AS languages,
+       any_value(t.top_entities) AS top_entities,
+       arg_min(nullif(s.title, ''), coalesce(s.first_published, s.updated_at)) AS title,
+       max(s.updated_at) AS updated_at
+FROM story_rows AS s LEFT JOIN top AS t USING (story_id)
+GROUP BY s.story_id
+"""
 
 
 def restrict_to_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:

@@ -4,7 +4,8 @@ earlier story and to point a copy at its earlier canonical article.
 Layout (docs/stories.md, docs/decisions/0003-story-state.md):
 
   <output>/_state/stories/day=YYYY-MM-DD/seg-<tag>.parquet        rows by event day (published, else fetch/ingest day)
-  <output>/_state/stories/ingested=YYYY-MM-DD/seg-<tag>.parquet   the same rows by ingest day (pairs with undated articles)
+  <output>/_state/stories/ingested=YYYY-MM-DD/{dated,undated}/seg-<tag>.parquet
+                                                                 the same rows by ingest day (pairs with an undated article)
   <output>/_state/stories/day=YYYY-MM-DD/merges-<tag>.parquet     story_id -> merged_into, next to the merged story's rows
   <output>/_state/stories/_staging/<tag>/...                      a run's segments until it commits
 
@@ -13,8 +14,9 @@ ingest_day, published, entities, signature, keys (64-bit hashes of its lookup ke
 unique per run (per chunk, per replay window), so two runs committing at once each add their own
 segments and nothing is lost or applied twice. A run writes its segments under `_staging/` inside
 the pipeline; `commit_story_state` moves them into place after the run's rows are written. A run
-reads only the partitions its articles need (their event days +- stories.window_days, and the last
-window_days of ingest days), and only the rows sharing a key with them.
+reads only the partitions its articles need (their event days +- stories.window_days; of the last
+window_days of ingest days, the undated articles, and for an undated article all), and only the rows
+sharing a key with them.
 """
 
 from __future__ import annotations
@@ -53,13 +55,18 @@ def day_partition(day: int) -> str:
     return "day=" + date.fromordinal(day).isoformat()
 
 
-def ingest_partition(day: int) -> str:
-    return "ingested=" + date.fromordinal(day).isoformat()
+def ingest_partition(day: int, dated: bool) -> str:
+    return f"ingested={date.fromordinal(day).isoformat()}/{'dated' if dated else 'undated'}"
 
 
 def wanted_partitions(record: StoryRecord, rules: StoryRules) -> list[str]:
-    """The state partitions a new article may find earlier articles in."""
-    return [*map(day_partition, state_days(record, rules)), *map(ingest_partition, ingest_days(record.ingest_day, rules))]
+    """The state partitions a new article may find earlier articles in: a dated one the event days
+    around its own and the undated articles ingested lately; an undated one everything ingested lately."""
+    recent = ingest_days(record.ingest_day, rules)
+    out = [*map(day_partition, state_days(record, rules)), *(ingest_partition(d, False) for d in recent)]
+    if not record.dated:
+        out += [ingest_partition(d, True) for d in recent]
+    return out
 
 
 def _to_bytes(table: pa.Table) -> bytes:
@@ -253,7 +260,7 @@ class WriteStoryState(beam.PTransform):
     @staticmethod
     def _partitions(record: StoryRecord) -> Iterator[tuple[str, StoryRecord]]:
         yield day_partition(record.day), record
-        yield ingest_partition(record.ingest_day), record
+        yield ingest_partition(record.ingest_day, record.dated), record
 
     def expand(self, inputs):  # type: ignore[no-untyped-def]
         records, merges = inputs

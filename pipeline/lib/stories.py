@@ -600,7 +600,7 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     import numpy as np
 
     recs = list({(r.article_id, r.is_old): r for r in members}.values())
-    if len(recs) < 2:
+    if len(recs) < 2 or all(r.is_old for r in recs):
         return []
     recs.sort(key=lambda r: (r.article_id, r.is_old))
     out: list[tuple[str, str]] = []
@@ -614,14 +614,7 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     when = np.array([r.published if r.published is not None else np.nan for r in recs])
     n_ent = np.array([len(r.entities) for r in recs], dtype=np.int64)
     ids = [r.article_id for r in recs]
-    if kind != "b":
-        vocab: dict[str, int] = {}
-        rows_of = [[vocab.setdefault(e, len(vocab)) for e in r.entities] for r in recs]
-        from scipy.sparse import csr_matrix
-
-        indptr = np.cumsum([0] + [len(r) for r in rows_of])
-        indices = np.fromiter((i for r in rows_of for i in r), dtype=np.int64, count=int(indptr[-1]))
-        matrix = csr_matrix((np.ones(len(indices), dtype=np.int32), indices, indptr), shape=(n, len(vocab)))
+    entity_sets = [frozenset(r.entities) for r in recs] if kind != "b" else []
     for start in range(0, n, _BLOCK):
         i, j = _block_pairs(n, start, min(n, start + _BLOCK))
         keep = ~(old[i] & old[j])
@@ -629,27 +622,27 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
             keep &= dated[i] & dated[j]
         elif kind == "i":
             keep &= ~(dated[i] & dated[j])
-        i, j = i[keep], j[keep]
-        if not len(i):
-            continue
         both_dated = dated[i] & dated[j]
-        ok = np.where(both_dated, np.abs(day[i] - day[j]) <= rules.window_days,
-                      np.abs(ingest[i] - ingest[j]) <= rules.window_days)
-        i, j = i[ok], j[ok]
+        keep &= np.where(both_dated, np.abs(day[i] - day[j]) <= rules.window_days,
+                         np.abs(ingest[i] - ingest[j]) <= rules.window_days)
+        i, j = i[keep], j[keep]
         if not len(i):
             continue
         similarity = np.count_nonzero(sigs[i] == sigs[j], axis=1) / float(rules.num_perm)
         same = similarity >= rules.threshold
         if kind != "b":
-            shared = np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1)).ravel()
-            gap = np.abs(when[i] - when[j])
-            related = (
-                (similarity >= rules.related_threshold)
-                & (shared >= rules.min_shared_entities)
-                & (shared >= rules.min_entity_overlap * np.minimum(n_ent[i], n_ent[j]))
-                & ~(gap > rules.max_gap_seconds)  # NaN (an undated side) passes
-            )
-            same |= related
+            maybe = np.flatnonzero(~same & (similarity >= rules.related_threshold))
+            if len(maybe):
+                a, b = i[maybe], j[maybe]
+                shared = np.fromiter((len(entity_sets[x] & entity_sets[y]) for x, y in zip(a.tolist(), b.tolist())),
+                                     dtype=np.int64, count=len(maybe))
+                gap = np.abs(when[a] - when[b])
+                related = (
+                    (shared >= rules.min_shared_entities)
+                    & (shared >= rules.min_entity_overlap * np.minimum(n_ent[a], n_ent[b]))
+                    & ~(gap > rules.max_gap_seconds)  # NaN (an undated side) passes
+                )
+                same[maybe[related]] = True
         out.extend((ids[a], ids[b]) for a, b in zip(i[same].tolist(), j[same].tolist()))
     return out
 
@@ -730,9 +723,14 @@ def keyed_cluster(
     """In-process keyed clustering (what the Beam transform distributes): group by key, edges per
     group, union-find. Used by pipeline/local.py and tests."""
     groups: dict[str, list[StoryRecord]] = {}
-    for record in [*records, *state]:
+    for record in records:
         for key in group_keys(record, rules):
             groups.setdefault(key, []).append(record)
+    state = list(state)
+    for record in state:  # only groups a new article is in can give an edge
+        for key in group_keys(record, rules):
+            if key in groups:
+                groups[key].append(record)
     edges = {edge for key, members in groups.items() for edge in edges_in_group(key, members, rules)}
     old = {r.article_id: (r.story_id, r.published if r.published is not None else r.day * DAY_SECONDS)
            for r in state}

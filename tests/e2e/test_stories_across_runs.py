@@ -4,11 +4,10 @@ real pipeline and the story state under `<output>/_state/stories/`."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,6 +51,18 @@ def test_incremental_runs_join_the_gold_pair_and_record_the_stories_table(tmp_pa
     stories = [s for s in read_stories(str(out)) if s["story_id"] == mains[PAIR[0]]["story_id"]]
     assert sum(s["article_count"] for s in stories) == 2 and len(stories) == 2  # one row per run that added to it
     assert all(s["top_entities"] and s["title"] for s in stories)
+    # One row per story in `newspipe inspect`'s stories view, and a "stories over time" report section.
+    from pipeline.io import duck
+    from pipeline.report import build_report
+
+    con = duck.connect(str(out))
+    (count, outlets, qids), = con.execute(
+        "SELECT article_count, outlets, [e.wikidata_id FOR e IN top_entities] FROM stories WHERE story_id = ?",
+        [mains[PAIR[0]]["story_id"]]).fetchall()
+    assert count == 2 and "Q56226" in qids  # Kim Jong Un
+    assert con.execute("SELECT count(*) FROM stories").fetchone()[0] == 3
+    page = build_report(str(out), None)
+    assert 'id="stories-over-time"' in page and mains[PAIR[1]]["title"] in page
 
 
 def test_rerun_of_the_same_input_gives_the_same_rows_and_story_ids(tmp_path: Path) -> None:
@@ -189,6 +200,7 @@ def test_killed_run_leaves_the_state_as_it_was(tmp_path: Path) -> None:
     assert after == before or (proc.returncode == 0 and set(before) < set(after))
 
 
+@pytest.mark.slow
 def test_chunks_give_the_same_stories_as_one_batch(tmp_path: Path) -> None:
     """400 synthetic articles: one pipeline over everything vs 20-file chunks committed one after another."""
     sys.path.insert(0, str(ROOT))
@@ -254,3 +266,17 @@ def test_replay_windows_5h_apart_join_the_gold_pair(tmp_path: Path) -> None:
     windows = {r["_file"].split("-w")[-1][:15] for r in rows}
     assert windows == {"20240301T080000", "20240301T130000"}, windows
     assert rows[0]["story_id"] == rows[1]["story_id"]
+
+
+@pytest.mark.minio
+def test_story_state_on_minio(tmp_path: Path, s3_bucket: str) -> None:
+    from pipeline.config import s3_settings
+    from pipeline.io.storage import Storage
+
+    out = f"s3://{s3_bucket}/stories"
+    settings = s3_settings(Config())
+    for name in PAIR:
+        run_batch([str(ROOT / "seeds" / name)], out, FAST)
+    mains = _mains(read_articles(out, settings))
+    assert mains[PAIR[0]]["story_id"] == mains[PAIR[1]]["story_id"]
+    assert len(read_all(Storage.for_uri(out, settings), out)) == 4

@@ -1,0 +1,117 @@
+"""Story-assignment cost per article against a story state of N earlier articles.
+
+Builds `_state/stories/` for N synthetic articles published at a fixed rate (2,740 a day: a
+million a year; random MinHash signatures, 12 entities each from a 50,000-name vocabulary, 1 in 4
+undated), then times what a run does for a batch of new articles published on the day after:
+read the partitions they need (pipeline/io/story_state.read_partition: key filter over the window's
+segments), group by key, evaluate the rule, union-find (pipeline/lib/stories.keyed_cluster).
+
+    python benchmarks/story_lookup.py --sizes 10000,100000,1000000 [--batch 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.io.storage import LocalStorage, join  # noqa: E402
+from pipeline.io.story_state import (  # noqa: E402
+    STATE_DIR, _to_bytes, day_partition, ingest_partition, read_partition, state_table, wanted_partitions,
+)
+from pipeline.lib.stories import StoryRecord, StoryRules, keyed_cluster, story_id_for  # noqa: E402
+
+PER_DAY = 2740
+START = date(2024, 1, 1).toordinal()
+
+
+def _records(rng: np.random.Generator, n: int, first: int, day0: int, ingest_day: int, vocab: int = 50_000,
+             old: bool = True) -> list[StoryRecord]:
+    sigs = rng.integers(0, 2**32, size=(n, 128), dtype=np.uint32)
+    ents = rng.integers(0, vocab, size=(n, 12))
+    out = []
+    for i in range(n):
+        day = day0 + (i // PER_DAY if old else 0)
+        dated = i % 4 != 3
+        aid = f"a{first + i:08d}"
+        out.append(StoryRecord(
+            article_id=aid, signature=sigs[i].tobytes(), entities=tuple(sorted(f"Q{e}" for e in set(ents[i]))),
+            published=day * 86400.0 if dated else None, day=day, ingest_day=ingest_day if not old else day,
+            content_hash=f"h{first + i}", story_id=story_id_for(aid) if old else "", canonical=aid if old else "",
+        ))
+    return out
+
+
+def build_state(out: str, n: int, rules: StoryRules, seed: int = 1) -> int:
+    """Write N state rows, partitioned as a run would (each day ingested on its publication day)."""
+    storage = LocalStorage()
+    rng = np.random.default_rng(seed)
+    written = 0
+    for start in range(0, n, PER_DAY):
+        batch = _records(rng, min(PER_DAY, n - start), start, START + start // PER_DAY, 0)
+        day = batch[0].day
+        data = _to_bytes(state_table(batch, rules))
+        storage.write_bytes(join(out, STATE_DIR, day_partition(day), "seg-bench.parquet"), data)
+        for dated in (True, False):
+            part = [r for r in batch if r.dated == dated]
+            if part:
+                storage.write_bytes(join(out, STATE_DIR, ingest_partition(day, dated), "seg-bench.parquet"),
+                                    _to_bytes(state_table(part, rules)))
+        written += len(batch)
+    return START + (n - 1) // PER_DAY + 1  # the day after the last
+
+
+def time_lookup(out: str, next_day: int, batch: int, rules: StoryRules) -> dict:
+    from pipeline.lib.stories import key_hash, lookup_keys
+
+    rng = np.random.default_rng(99)
+    new = _records(rng, batch, 10**7, next_day, next_day, old=False)
+    storage = LocalStorage()
+    t0 = time.perf_counter()
+    wanted: dict[str, set[int]] = {}
+    for r in new:
+        keys = {key_hash(k) for k in lookup_keys(r, rules)}
+        for part in wanted_partitions(r, rules):
+            wanted.setdefault(part, set()).update(keys)
+    t_keys = time.perf_counter()
+    old = [rec for part, keys in wanted.items() for rec in read_partition(storage, out, part, keys)]
+    t_read = time.perf_counter()
+    keyed_cluster(new, rules, old)
+    t_done = time.perf_counter()
+    return {"batch": batch, "state_rows_read": len(old), "partitions": len(wanted),
+            "ms_per_article": round((t_done - t0) * 1000 / batch, 3),
+            "keys_ms": round((t_keys - t0) * 1000 / batch, 3), "read_ms": round((t_read - t_keys) * 1000 / batch, 3),
+            "cluster_ms": round((t_done - t_read) * 1000 / batch, 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rules = StoryRules()
+    results = []
+    for n in map(int, args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            next_day = build_state(tmp, n, rules)
+            built = time.perf_counter() - t0
+            result = {"index_articles": n, "build_seconds": round(built, 1), **time_lookup(tmp, next_day, args.batch, rules)}
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
