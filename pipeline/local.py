@@ -57,13 +57,13 @@ class LocalPipeline:
         return [stamp_version(a) for a in articles], dead
 
 
-def assign_stories(articles: list[Article], rules: StoryRules) -> list[Article]:
+def assign_stories(articles: list[Article], rules: StoryRules | None = None) -> list[Article]:
     """The keyed clustering of transforms/stories.py in-process (no story state: one batch)."""
     from pipeline.lib.stories import story_id_for
 
     clusterer = StoryClusterer()
     now = datetime.now(timezone.utc)
-    result = keyed_cluster([story_record(clusterer, a, now) for a in articles], rules)
+    result = keyed_cluster([story_record(clusterer, a, now) for a in articles], rules or StoryRules())
     return [with_story(a, result.story_of.get(a.id) or story_id_for(a.id)) for a in articles]
 
 

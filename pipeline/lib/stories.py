@@ -2,15 +2,16 @@
 
 Each article becomes a set of content-word stems of its match form (stop words dropped, Arabic
 clitics stripped, so that two outlets' wordings of one event overlap), summarised by a MinHash.
-An LSH index finds candidate pairs; a pair is the same story when
+Candidate pairs share an LSH band key or an (entity, day) key; a pair is the same story when the
+window allows it (`admissible`: within stories.window_days) and
 
 * its estimated Jaccard similarity is high (`threshold`: rewrites and syndicated copies), or
 * the similarity is moderate (`related_threshold`), the entity sets overlap strongly, and the two
   were published within `max_gap` of each other (same event, told differently).
 
-Stories are connected components of those pairs. A story's id is a hash of the smallest article
-id that ever joined it, so it does not depend on the order articles arrive in (a Beam bundle's
-order varies between runs).
+Stories are connected components of those pairs. A new story's id is a hash of its smallest article
+id, so it does not depend on the order articles arrive in; a story that reaches stories of earlier
+runs keeps the earliest one's id (docs/stories.md).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import ClassVar
 
 from pipeline.lib.arabic import HARAKAT, TATWEEL, match_form
@@ -111,7 +111,8 @@ def story_id_for(article_id: str) -> str:
 
 
 class StoryClusterer:
-    """Incremental same-story clustering with bounded memory (see module doc for the rule)."""
+    """The article signature (MinHash of its content stems) and the LSH parameters; the clustering
+    itself is keyed (below), so that it distributes and joins articles of earlier runs."""
 
     # (permutations, scheme) per num_perm: generating permutations costs more than hashing an article.
     _permutations: ClassVar[dict[int, tuple[object, str]]] = {}
@@ -120,27 +121,11 @@ class StoryClusterer:
     # LSH (bands, rows) per (threshold, num_perm): datasketch integrates numerically to find them.
     _lsh_params: ClassVar[dict[tuple[float, int], tuple[int, int]]] = {}
 
-    def __init__(
-        self,
-        threshold: float = 0.5,
-        num_perm: int = 128,
-        max_items: int | None = None,
-        *,
-        related_threshold: float = 0.2,
-        min_shared_entities: int = 3,
-        min_entity_overlap: float = 0.5,
-        max_gap: timedelta = timedelta(days=3),
-    ) -> None:
+    def __init__(self, num_perm: int = 128) -> None:
         # Imported here: datasketch pulls in numpy/scipy, which a lib import must not pay for.
-        from datasketch import MinHash, MinHashLSH
+        from datasketch import MinHash
 
-        self.threshold = threshold
-        self.related_threshold = related_threshold
-        self.min_shared_entities = min_shared_entities
-        self.min_entity_overlap = min_entity_overlap
-        self.max_gap = max_gap
         self.num_perm = num_perm
-        self.max_items = max_items
         self._MinHash = MinHash
         if num_perm not in self._permutations:
             template = MinHash(num_perm=num_perm, seed=1)
@@ -153,47 +138,10 @@ class StoryClusterer:
                 lambda chunk: tuple(hashfunc(stem.encode("utf-8")) for stem in content_stems(chunk)), CACHE_SIZE
             )
         self._hashes_of_chunk = self._chunk_hashes[hashfunc].__getitem__
-        # Candidates: LSH finds near-duplicates; its bands are chosen for recall (weights: a missed
-        # pair costs 9 times a needless comparison), so a pair at `threshold` is found 99.6% of the
-        # time (128 permutations: 42 bands of 3) where balanced bands find 87%. An entity index by
-        # publication day finds same-event pairs, which need shared entities anyway. A low-threshold
-        # LSH would instead return a large share of the index for every query (common news words),
-        # i.e. quadratic time.
-        lsh_threshold = max(threshold - 0.1, 0.05)
-        if (lsh_threshold, num_perm) not in self._lsh_params:
-            lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, weights=(0.1, 0.9))
-            self._lsh_params[lsh_threshold, num_perm] = (lsh.b, lsh.r)
-        params = self._lsh_params[lsh_threshold, num_perm]
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, params=params)
-        # Each live article has a row in flat arrays, so that a query checks the rule for all its
-        # candidates in a few array operations: signature (values < 2**32), entity count and
-        # publication time (NaN if undated). An evicted article's row is reused.
-        import numpy as np
-
-        self._np = np
-        self._sigs = np.zeros((64, num_perm), dtype=np.uint32)
-        self._n_entities = np.zeros(64, dtype=np.int32)
-        self._when = np.full(64, np.nan)
-        self._row: dict[str, int] = {}
-        self._ids: list[str] = [""] * 64  # row -> id
-        self._free: list[int] = []
-        # entity key -> publication day (date ordinal, None if undated; _ANY_DAY: all) -> rows
-        self._postings: dict[str, dict[int | str | None, _Rows]] = {}
-        self._gap_days = max_gap.days + 1
-        self._items: OrderedDict[str, tuple[frozenset[str], datetime | None]] = OrderedDict()
-        self._parent: dict[str, str] = {}
-        self._members: dict[str, set[str]] = {}  # root -> live members
-        self._smallest: dict[str, str] = {}  # root -> smallest id that ever joined the story
-
-    # --- public API -----------------------------------------------------------------------
-
-    def add(self, article_id: str, text: str, entity_keys: set[str], published: datetime | None) -> str:
-        """Index an article and return its story id as of now (a later bridge may merge stories)."""
-        return self.add_signature(article_id, self.signature(text), entity_keys, published)
 
     def signature(self, text: str) -> bytes:
-        """The article's MinHash as bytes: compute it where the text is (in parallel), and send
-        only this (1 KiB at 128 permutations) to the place that clusters."""
+        """The article's MinHash as bytes (uint32 values): compute it where the text is (in
+        parallel), and send only this (512 bytes at 128 permutations) to where it is clustered."""
         # The MinHash of content_stems(text) (MinHash's default hash of each stem's UTF-8 bytes),
         # from the chunks' cached stem hashes: a MinHash is a min over the set's hashes, so neither
         # order nor repeats of a stem change it.
@@ -204,225 +152,12 @@ class StoryClusterer:
             minhash.update_batch(hashes)
         return minhash.hashvalues.tobytes()
 
-    def add_signature(
-        self, article_id: str, signature: bytes, entity_keys: set[str], published: datetime | None
-    ) -> str:
-        """`add` for a precomputed `signature`."""
-        if article_id in self._items:
-            return self.story_of(article_id)
-        np = self._np
-        permutations, scheme = self._permutations[self.num_perm]
-        minhash = self._MinHash(
-            num_perm=self.num_perm, permutations=permutations, scheme=scheme,
-            hashvalues=np.frombuffer(signature, dtype=self._signature_dtype).copy(),
-        )
-        entities = _normalise_keys(entity_keys)
-        published = _aware(published) if published is not None else None
-        self._parent[article_id] = article_id
-        self._members[article_id] = {article_id}
-        self._smallest[article_id] = article_id
-        sig = minhash.hashvalues.astype(np.uint32, copy=False)
-        rows, shared = self._candidates(minhash, entities, published)
-        if len(rows):
-            for other in self._same_story_rows(rows, shared, sig, entities, published):
-                self._union(article_id, other)
-        row = self._new_row(article_id)
-        self._sigs[row] = sig
-        self._n_entities[row] = len(entities)
-        self._when[row] = published.timestamp() if published is not None else np.nan
-        self._lsh.insert(article_id, minhash)
-        day = _day(published)
-        for key in entities:
-            by_day = self._postings.setdefault(key, {})
-            by_day.setdefault(day, _Rows()).add(row)
-            by_day.setdefault(_ANY_DAY, _Rows()).add(row)
-        self._items[article_id] = (entities, published)
-        if self.max_items is not None:
-            while len(self._items) > self.max_items:
-                self._evict(next(iter(self._items)))
-        return self.story_of(article_id)
-
-    def story_of(self, article_id: str) -> str:
-        """Story id of an indexed (not yet evicted) article; KeyError otherwise."""
-        return story_id_for(self._smallest[self._find(article_id)])
-
-    def similarity(self, a: str, b: str) -> float:
-        """Estimated Jaccard similarity of two indexed articles' content stems."""
-        sigs = self._sigs
-        return float(self._np.count_nonzero(sigs[self._row[a]] == sigs[self._row[b]]) / self.num_perm)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    # --- internals --------------------------------------------------------------------------
-
-    def _candidates(self, minhash: object, entities: frozenset[str], published: datetime | None):  # type: ignore[no-untyped-def]
-        """Rows that may be the same story, and how many of `entities` each shares (0 for rows
-        found only by the LSH, or that cannot pass the entity rule anyway)."""
-        np = self._np
-        lsh_rows = np.array([self._row[other] for other in self._lsh.query(minhash)], dtype=np.int64)
-        # Same-event pairs share >= min_shared_entities entities and were published within max_gap:
-        # only the postings of nearby days (and of undated articles) can hold them. Counting rows
-        # over those postings gives each one's number of shared entities.
-        parts = []
-        if len(entities) >= self.min_shared_entities:
-            day = _day(published)
-            days = [_ANY_DAY] if day is None else [None, *range(day - self._gap_days, day + self._gap_days + 1)]
-            for key in entities:
-                by_day = self._postings.get(key)
-                if by_day:
-                    parts.extend(by_day[d].view() for d in days if d in by_day)
-        if not parts:
-            return lsh_rows, np.zeros(len(lsh_rows), dtype=np.int64)
-        counts = np.bincount(np.concatenate(parts))
-        rows = np.union1d(lsh_rows, np.flatnonzero(counts >= self.min_shared_entities))
-        shared = np.zeros(len(rows), dtype=np.int64)
-        inside = rows < len(counts)
-        shared[inside] = counts[rows[inside]]
-        return rows, shared
-
-    def _same_story_rows(self, rows, shared, sig, entities: frozenset[str], published: datetime | None) -> list[str]:  # type: ignore[no-untyped-def]
-        """The ids among `rows` that are the same story as the new article (the module doc's rule)."""
-        np = self._np
-        similarity = np.count_nonzero(self._sigs[rows] == sig, axis=1) / float(self.num_perm)
-        smaller = np.minimum(self._n_entities[rows], len(entities))
-        related = (
-            (similarity >= self.related_threshold)
-            & (shared >= self.min_shared_entities)
-            & (shared >= self.min_entity_overlap * smaller)
-        )
-        if published is not None:
-            gap = np.abs(self._when[rows] - published.timestamp())
-            related &= ~(gap > self.max_gap.total_seconds())  # NaN (undated) passes
-        same = rows[(similarity >= self.threshold) | related]
-        ids = self._ids
-        return [ids[row] for row in same.tolist()]
-
-    def _new_row(self, article_id: str) -> int:
-        if self._free:
-            row = self._free.pop()
-        else:
-            row = len(self._row)
-            if row == len(self._sigs):
-                np = self._np
-                grow = len(self._sigs)
-                self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)])
-                self._n_entities = np.concatenate([self._n_entities, np.zeros(grow, dtype=np.int32)])
-                self._when = np.concatenate([self._when, np.full(grow, np.nan)])
-                self._ids.extend([""] * grow)
-        self._row[article_id] = row
-        self._ids[row] = article_id
-        return row
-
-    def _find(self, article_id: str) -> str:
-        parent = self._parent
-        root = article_id
-        while parent[root] != root:
-            root = parent[root]
-        while parent[article_id] != root:  # path compression
-            parent[article_id], article_id = root, parent[article_id]
-        return root
-
-    def _union(self, a: str, b: str) -> None:
-        ra, rb = self._find(a), self._find(b)
-        if ra == rb:
-            return
-        if len(self._members[ra]) < len(self._members[rb]):
-            ra, rb = rb, ra
-        self._parent[rb] = ra
-        self._members[ra] |= self._members.pop(rb)
-        self._smallest[ra] = min(self._smallest[ra], self._smallest.pop(rb))
-
-    def _evict(self, article_id: str) -> None:
-        entities, published = self._items.pop(article_id)
-        self._lsh.remove(article_id)
-        row = self._row.pop(article_id)
-        self._free.append(row)
-        day = _day(published)
-        for key in entities:
-            by_day = self._postings[key]
-            for d in (day, _ANY_DAY):
-                by_day[d].remove(row)
-                if not by_day[d].n:
-                    del by_day[d]
-            if not by_day:
-                del self._postings[key]
-        root = self._find(article_id)
-        members = self._members[root]
-        members.discard(article_id)
-        smallest = self._smallest.pop(root)
-        if not members:
-            del self._members[root]
-        else:
-            # Re-root the survivors flat, keeping the story's id (its smallest-ever member).
-            new_root = min(members)
-            for member in members:
-                self._parent[member] = new_root
-            if new_root != root:
-                self._members[new_root] = self._members.pop(root)
-            self._smallest[new_root] = smallest
-        del self._parent[article_id]
-
-
-_ANY_DAY = "any"
-
-
-class _Rows:
-    """A growable array of row numbers (one posting list)."""
-
-    __slots__ = ("_array", "n")
-
-    def __init__(self) -> None:
-        import numpy as np
-
-        self._array = np.empty(4, dtype=np.int32)
-        self.n = 0
-
-    def add(self, row: int) -> None:
-        if self.n == len(self._array):
-            import numpy as np
-
-            self._array = np.concatenate([self._array, np.empty(self.n, dtype=np.int32)])
-        self._array[self.n] = row
-        self.n += 1
-
-    def remove(self, row: int) -> None:
-        live = self._array[: self.n]
-        kept = live[live != row]
-        self.n = len(kept)
-        self._array[: self.n] = kept
-
-    def view(self):  # type: ignore[no-untyped-def]
-        return self._array[: self.n]
-
-
-def _day(published: datetime | None) -> int | None:
-    return published.date().toordinal() if published is not None else None
-
 
 def _aware(value: datetime) -> datetime:
     # Naive datetimes are taken as UTC so naive and aware values compare.
     from datetime import timezone
 
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
-def cluster_stories(items: list[tuple[str, str, set[str], datetime | None]], **kw: object) -> dict[str, str]:
-    """article id -> story id for a batch; the same for any order of `items` (kw: StoryClusterer's)."""
-    clusterer = StoryClusterer(**kw)  # type: ignore[arg-type]
-    for article_id, text, entity_keys, published in sorted(items, key=lambda item: item[0]):
-        clusterer.add(article_id, text, entity_keys, published)
-    return {article_id: clusterer.story_of(article_id) for article_id, *_ in items}
-
-
-def cluster_signatures(
-    items: list[tuple[str, bytes, set[str], datetime | None]], **kw: object
-) -> dict[str, str]:
-    """`cluster_stories` over precomputed signatures (StoryClusterer.signature); order-independent."""
-    clusterer = StoryClusterer(**kw)  # type: ignore[arg-type]
-    for article_id, signature, entity_keys, published in sorted(items, key=lambda item: item[0]):
-        clusterer.add_signature(article_id, signature, entity_keys, published)
-    return {article_id: clusterer.story_of(article_id) for article_id, *_ in items}
 
 
 # --- keyed clustering across runs --------------------------------------------------------------
@@ -735,3 +470,19 @@ def keyed_cluster(
     old = {r.article_id: (r.story_id, r.published if r.published is not None else r.day * DAY_SECONDS)
            for r in state}
     return assign_stories(sorted(edges), old)
+
+
+def cluster_stories(
+    items: Iterable[tuple[str, str, Iterable[str], datetime | None]], rules: StoryRules | None = None,
+    ingested: datetime | None = None,
+) -> dict[str, str]:
+    """article id -> story id for one batch of (id, text, entity keys, published), all ingested at
+    `ingested` (an undated article's day); the same for any order of `items`."""
+    from datetime import timezone
+
+    rules = rules or StoryRules()
+    ingested = ingested or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    signer = StoryClusterer(rules.num_perm)
+    records = [make_record(a, signer.signature(text), keys, when, ingested, ingested) for a, text, keys, when in items]
+    result = keyed_cluster(records, rules)
+    return {r.article_id: result.story_of.get(r.article_id) or story_id_for(r.article_id) for r in records}
