@@ -195,3 +195,27 @@ def test_warc_config_is_checked(tmp_path: Path) -> None:
     bad.write_text("warc:\n  languagez: [ar]\n")
     with pytest.raises(ConfigError, match="warc.languages"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip-per-record", "uncompressed"])
+def test_random_damage_never_raises_and_ranges_still_agree_with_whole_file_reading(gz: bool) -> None:
+    import random
+
+    records = mixed_records() + [Rec("response", f"https://x.example/{p.stem}", html_page(p.read_text()).encode())
+                                 for p in PAGES]
+    base = warc_bytes(records, gzip=gz)
+    name = "d.warc.gz" if gz else "d.warc"
+    rng = random.Random(16)
+    for _ in range(40):
+        data = bytearray(base)
+        for _ in range(rng.randrange(1, 4)):  # overwrite, cut or insert a few bytes somewhere
+            at = rng.randrange(len(data))
+            data[at:at + rng.randrange(1, 40)] = rng.randbytes(rng.randrange(0, 40))
+        damaged = bytes(data)
+        whole = [(i.doc.warc_offset, i.doc.url) for i in read_all(damaged, name) if isinstance(i, Page)]
+        ranged = []
+        for start, end in split_ranges(len(damaged), 4096):
+            ranged += [(i.doc.warc_offset, i.doc.url) for i in read_all(damaged, name, start=start, end=end)
+                       if isinstance(i, Page)]
+        assert ranged == whole
+        assert len(whole) >= 5 + len(PAGES) - 4  # a few damaged records at most are lost, never the rest
