@@ -3,7 +3,7 @@
 Pages are built from ANT articles of outlets the teaser openers were not mined from (mining used
 AlArabiya and France24; see pipeline/training/mine_teaser_openers.py): JawharaFM (2014-2017) as the
 dev set and SkyNews Arabia (2018) as the test set. Each page holds 2-3 articles in the "asharq" or
-"aggregator" layout, with inline related-article lines ("<opener><sep> <headline of another
+"aggregator" layout (where a third article sometimes follows the second with no marker), with inline related-article lines ("<opener><sep> <headline of another
 article>") put between body paragraphs. Some openers in the draw are not in the shipped list, to
 measure what the shape rule does with forms nobody listed.
 
@@ -31,7 +31,12 @@ LISTED_OPENERS = [
     "قد يهمك", "أيضاً", "إقرأ أيضا", "اقرأ أيضاً", "اقرأ المزيد", "شاهد أيضا", "للمزيد", "طالع أيضاً",
     "اقرأ كذلك", "ربما يهمك", "إقرأ أيضاً", "قد يهمك أيضاً", "اخترنا لك", "ذات صلة", "مواضيع ذات صلة",
 ]
-UNLISTED_OPENERS = ["لا تفوت", "اقرأ ايضاً على موقعنا", "موضوع ذو صلة", "شاهد بالفيديو", "الأكثر مشاهدة"]
+UNLISTED_OPENERS = [
+    "لا تفوت", "اقرأ ايضاً على موقعنا", "موضوع ذو صلة", "شاهد بالفيديو", "الأكثر مشاهدة",
+    # written before the cue-word rule of pipeline/lib/pages.py existed, to measure it
+    "مواضيع قد تهمك", "أخبار ذات علاقة", "اقرأوا أيضاً", "شاهدوا أيضا", "ننصحكم بقراءة", "إقرأ المزيد عن",
+    "مقال ذو صلة", "طالع المزيد", "لمن فاته", "روابط مفيدة",
+]
 SEPARATORS = [": ", " : ", ".. ", "... ", " - ", "… ", " | ", ":", " – "]
 CREDITS = ["(رويترز)", "(أ.ف.ب)", "(أرشيفية - رويترز)", "(إ.ب.أ)", "(أ.ب)", "(د.ب.أ)"]
 CITIES = ["القاهرة", "بيروت", "الرياض", "تونس", "الرباط", "دبي", "عمان", "باريس", "لندن", "واشنطن"]
@@ -133,9 +138,11 @@ def _asharq(rng: random.Random, articles: list[Source], pool: list[Source]) -> P
 def _aggregator(rng: random.Random, articles: list[Source], pool: list[Source]) -> Page:
     lines: list[str] = []
     expected = []
+    # After the first "إقرأ أيضاً:", a later article sometimes follows the previous one unmarked.
+    unmarked_after = rng.random() < 0.3
     for number, article in enumerate(articles):
         body, teasers, extra = _with_teasers(rng, article.paragraphs, pool)
-        if number:
+        if number == 1 or (number > 1 and not unmarked_after):
             lines.append("إقرأ أيضاً:")
         lines.append(article.title)
         if number == 0:

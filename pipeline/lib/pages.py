@@ -8,7 +8,10 @@ summary) glued on with no separator. Anything else is one "generic" article. Onl
 fixed marker lines are matched literally; everything else is decided from line shape, and the
 glued-teaser cut uses a corpus-derived list of lede-opening words (pipeline/resources/lede_words).
 Inline related-article lines inside a body ("للمزيد: <headline>", "قد يهمك: <headline>") go to
-`related` in every layout; their openers are mined from ANT (pipeline/resources/teaser_openers).
+`related` in every layout; their openers are mined from ANT (pipeline/resources/teaser_openers),
+and an unlisted opener made of listed cue words ("شاهدوا أيضا:") counts too. On an aggregator page
+the main article runs to its first `إقرأ أيضاً:`; only after it may articles follow unmarked.
+Titles and bodies are the page's own text; only match forms (match_key) fold spelling.
 """
 
 from __future__ import annotations
@@ -181,13 +184,60 @@ _TEASER_MAX_PREFIX_WORDS = 5
 
 
 @functools.lru_cache(maxsize=1)
+def _opener_rows() -> dict[str, frozenset[str]]:
+    """Resource rows by kind: "mined"/"curated" teaser openers and "speech" verbs, match_key form."""
+    kinds: dict[str, set[str]] = {}
+    for row in _TEASER_OPENERS_PATH.read_text(encoding="utf-8").splitlines():
+        if row and not row.startswith("#"):
+            phrase, kind = row.split("\t")[:2]
+            kinds.setdefault(kind, set()).add(phrase)
+    return {kind: frozenset(phrases) for kind, phrases in kinds.items()}
+
+
 def teaser_openers() -> frozenset[str]:
     """Phrases (match_key form) that open an inline related-article line: "للمزيد", "قد يهمك", ..."""
-    rows = _TEASER_OPENERS_PATH.read_text(encoding="utf-8").splitlines()
-    return frozenset(row.split("\t", 1)[0] for row in rows if row and not row.startswith("#"))
+    rows = _opener_rows()
+    return rows.get("mined", frozenset()) | rows.get("curated", frozenset())
 
 
-def _teaser_opener_end(line: str) -> int | None:
+# Function words carry no teaser cue of their own ("قد يهمك" is cued by "يهمك", not by "قد").
+_CUE_STOPWORDS = frozenset({"قد", "من", "لك", "لكم", "على", "عن", "في", "ما", "ربما", "ذات", "ذو", "الى", "مع"})
+# One-letter clitics only: "ال" stays, so a name such as "الشاهد" is not the verb "شاهد".
+_CUE_PREFIXES = ("و", "ف", "ب", "ل")
+_CUE_SUFFIXES = ("كم", "وا", "ات", "ك")
+
+
+def _cue_stem(word: str) -> str:
+    """A light stem for cue matching: clitics and 2nd-person/plural endings off ("اقرأوا" -> "اقرا")."""
+    for prefix in _CUE_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+            word = word[len(prefix) :]
+            break
+    for suffix in _CUE_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+@functools.lru_cache(maxsize=1)
+def _cue_words() -> frozenset[str]:
+    """Stems of the content words of the listed openers, minus the words of speech verbs."""
+    speech = {_cue_stem(word) for phrase in _opener_rows().get("speech", ()) for word in phrase.split()}
+    words = {_cue_stem(word) for phrase in teaser_openers() for word in phrase.split() if word not in _CUE_STOPWORDS}
+    return frozenset(words - speech)
+
+
+def _cued_prefix(prefix: list[str]) -> bool:
+    """An unlisted opener made of listed cue words ("مقال ذو صلة", "شاهدوا أيضا"): at most four
+    words, and cue words are at least half of its content words."""
+    content = [word for word in prefix if word not in _CUE_STOPWORDS]
+    if not content or len(prefix) > 4:
+        return False
+    cues = _cue_words()
+    return 2 * sum(1 for word in content if _cue_stem(word) in cues) >= len(content)
+
+
+def _teaser_opener_end(line: str, listed_only: bool = False) -> int | None:
     """Index where the headline starts when `line` opens with a teaser opener, else None.
 
     One-word openers ("للمزيد", "أيضاً") need a separator after them; longer ones ("اقرأ أيضا",
@@ -198,8 +248,9 @@ def _teaser_opener_end(line: str) -> int | None:
     if found is not None and found.start() > 0:
         prefix = match_key(line[: found.start()]).split()
         # The opener may carry a few more words before the separator: "اقرأ أيضاً على موقعنا:".
-        if len(prefix) <= _TEASER_MAX_PREFIX_WORDS and any(
-            " ".join(prefix[:count]) in openers for count in range(min(len(prefix), 4), 0, -1)
+        if len(prefix) <= _TEASER_MAX_PREFIX_WORDS and (
+            any(" ".join(prefix[:count]) in openers for count in range(min(len(prefix), 4), 0, -1))
+            or (not listed_only and _cued_prefix(prefix))
         ):
             return found.end()
     tokens = list(_TOKEN.finditer(line, 0, min(len(line), 60)))
@@ -220,7 +271,7 @@ def _headline_shaped(text: str) -> bool:
         1 <= _word_count(text) <= 30
         and len(text) <= 250
         and not single_stop
-        and not stripped.endswith(("،", ",", ":"))
+        and not stripped.endswith(("،", ","))
     )
 
 
@@ -235,8 +286,8 @@ def inline_teaser(line: str) -> RelatedItem | None:
     if start is None:
         return None
     headline = line[start:].strip()
-    for _ in range(2):
-        again = _teaser_opener_end(headline)
+    for _ in range(2):  # only listed openers repeat; a cue-word match here would eat the headline
+        again = _teaser_opener_end(headline, listed_only=True)
         if again is None:
             break
         headline = headline[again:].strip()
@@ -473,14 +524,42 @@ def cut_glued_teaser(line: str) -> tuple[RelatedItem | None, str]:
     return None, line
 
 
+_NUMBERED_ITEM = re.compile(r"^\d{1,2}(?::\d{2})?\s*[:.)-]")
+
+
+def _is_date_line(line: str) -> bool:
+    from pipeline.lib.dates import parse_published
+
+    return parse_published(line) is not None
+
+
 def _may_open_headline(line: str) -> bool:
-    """False for lines no headline starts like: list items ("* ...", "- ...") and story sentences
-    that open with a lede verb or "و/ف + lede verb" ("وقال ...", "ونبهت ...")."""
+    """False for lines no headline starts like: list items ("* ...", "- ...", "18: ..."), a date
+    line, and story sentences that open with a lede verb or "و/ف + lede verb" ("وقال ...")."""
     if not line[:1].isalnum() and line[:1] not in "\"'«“(":
         return False
+    if _NUMBERED_ITEM.match(line) or (_word_count(line) <= 6 and _is_date_line(line)):
+        return False  # "14:30 : الترجي - اتحاد تطاوين", "18: ...", "الأربعاء 15 فيفري 2017"
     opener = _WORD.findall(match_key(line.split(maxsplit=1)[0]))
     lede = lede_words()
     return not (opener and (opener[0] in lede or (opener[0][:1] in "وف" and opener[0][1:] in lede)))
+
+
+def _content_words(text: str) -> set[str]:
+    return {word for word in _WORD.findall(match_key(text)) if len(word) >= 3 and word not in _OPEN_ENDED}
+
+
+SUBHEADING_OVERLAP = 0.5
+
+
+def _continues(draft: _Draft, line: str) -> bool:
+    """A headline-shaped line that shares half its words with the article's title is one of its
+    subheadings ("برنامج مقابلات اليوم" under "...: برنامج مقابلات اليوم"), not a new article."""
+    words = _content_words(line)
+    if not words:
+        return False
+    seen = _content_words(draft.title) | _content_words(" ".join(draft.paragraphs))
+    return len(words & seen) >= SUBHEADING_OVERLAP * len(words)
 
 
 @dataclass
@@ -544,6 +623,7 @@ def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
                 and bool(current.paragraphs)
                 and _is_title_like(line)
                 and _may_open_headline(line)
+                and not _continues(current, line)
                 and (_prefixed_value(following, _DATE_KEY) is not None or _is_body_like(following))
                 and _ends_sentence(current.paragraphs[-1])
             )
@@ -564,19 +644,25 @@ def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
             current.related.append(teaser)
         current.paragraphs.append(rest)
 
-    articles = [
-        _article(
-            draft.title,
-            draft.paragraphs,
-            "aggregator",
-            published_raw=draft.published_raw,
-            outlet=draft.outlet,
-            keywords_raw=draft.keywords_raw,
-            related=draft.related,
+    articles: list[ParsedArticle] = []
+    for draft in drafts:
+        if not draft.paragraphs:
+            # A headline with no body ("إقرأ أيضاً:" + one line) is a teaser of the article before.
+            if articles:
+                articles[-1].related.append(RelatedItem(headline=draft.title))
+                articles[-1].related.extend(draft.related)
+            continue
+        articles.append(
+            _article(
+                draft.title,
+                draft.paragraphs,
+                "aggregator",
+                published_raw=draft.published_raw,
+                outlet=draft.outlet,
+                keywords_raw=draft.keywords_raw,
+                related=draft.related,
+            )
         )
-        for draft in drafts
-        if draft.paragraphs
-    ]
     return _with_roles(articles)
 
 

@@ -9,7 +9,9 @@ strong evidence.
 
 ANT keeps few outlets' teaser conventions (France24's "للمزيد"), so the shipped list also carries
 the cue phrases named in issue 15 and the layout markers of pipeline/lib/pages.py, marked
-`curated`; every row says where it came from. Only counts are written, no corpus text.
+`curated`; every row says where it came from. Openers that are speech verbs ("وتابع:", "وأضاف:")
+are written as `speech` rows, so their words never count as teaser cues. Only counts are written,
+no corpus text.
 
     python -m pipeline.training.mine_teaser_openers \\
         --ant /work/shared/data/ant/ant_v2.1_train_sources.tar.xz \\
@@ -34,6 +36,10 @@ MAX_OPENER_TOKENS = 4
 MIN_DOCS = 4
 MIN_HEADLINE_SHARE = 0.7
 MAX_TITLE_SHARE = 0.1
+# Openers that are speech verbs ("وتابع: ...", "وأضاف: ..."): frequent, tails almost never headlines.
+# They are shipped as `speech` rows so that pages.py never takes their words for teaser cues.
+MIN_SPEECH_LINES = 10
+MAX_SPEECH_HEADLINE_SHARE = 0.3
 
 # Cue phrases that ANT does not hold (its outlets' teaser lines were mostly stripped by the
 # crawler): the forms named in issue 15 and the usual "read/watch also" family. Spelling variants
@@ -117,6 +123,15 @@ def selected(stats: dict[str, OpenerStats]) -> list[tuple[str, OpenerStats]]:
     return sorted(keep, key=lambda item: (-item[1].body_lines, item[0]))
 
 
+def speech_openers(stats: dict[str, OpenerStats]) -> list[tuple[str, OpenerStats]]:
+    keep = [
+        (opener, entry)
+        for opener, entry in stats.items()
+        if entry.body_lines >= MIN_SPEECH_LINES and entry.headline_tails / entry.body_lines < MAX_SPEECH_HEADLINE_SHARE
+    ]
+    return sorted(keep, key=lambda item: (-item[1].body_lines, item[0]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ant", action="append", required=True, help="ANT .tar.xz (repeatable)")
@@ -130,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         for doc, _row in iter_ant(tar, manifest):
             if not wanted or doc.source in wanted:
                 docs.append((doc.docno, doc.title, doc.text))
-    rows = selected(mine(docs))
+    stats = mine(docs)
+    rows = selected(stats)
     out = sys.stdout
     out.write("# opener (match_key form)\tsource\tbody_lines\theadline_tails\ttitle_matches\ttitle_openings\tdocs\n")
     mined = set()
@@ -143,7 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     for phrase in dict.fromkeys(match_key(p) for p in CURATED):
         if phrase not in mined:
             out.write(f"{phrase}\tcurated\t0\t0\t0\t0\t0\n")
-    print(f"{len(docs)} articles, {len(rows)} mined openers", file=sys.stderr)
+    speech = speech_openers(stats)
+    for opener, entry in speech:
+        out.write(
+            f"{opener}\tspeech\t{entry.body_lines}\t{entry.headline_tails}\t{entry.title_matches}"
+            f"\t{entry.title_openings}\t{len(entry.docs)}\n"
+        )
+    print(f"{len(docs)} articles, {len(rows)} mined openers, {len(speech)} speech openers", file=sys.stderr)
     return 0
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+import pipeline.lib.dates as dates_module
 from pipeline.lib.dates import parse_published
 
 UTC = timezone.utc
@@ -61,10 +64,6 @@ def test_impossible_day_is_none() -> None:
 
 # --------------------------------------------------------------------------- the Arabic dates grid (issue 15 part 4)
 
-import itertools  # noqa: E402
-import time  # noqa: E402
-
-import pipeline.lib.dates as dates_module  # noqa: E402
 
 FAMILIES = {
     "gregorian": ["يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر"],

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from pipeline.evaluate.pages import check_page, read_sample
 from pipeline.lib.dates import parse_published
-from pipeline.lib.pages import cut_glued_teaser, detect_format, extract_html, split_page
+from pipeline.lib.pages import cut_glued_teaser, detect_format, extract_html, inline_teaser, split_page, teaser_openers
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLD = json.loads((ROOT / "tests" / "fixtures" / "seeds.gold.json").read_text(encoding="utf-8"))
@@ -243,8 +244,6 @@ def test_extract_html_empty() -> None:
 
 # --------------------------------------------------------------------------- inline teasers, faithful titles
 
-from pipeline.evaluate.pages import check_page, read_sample  # noqa: E402
-from pipeline.lib.pages import inline_teaser, teaser_openers  # noqa: E402
 
 TEASER_HEADLINE = "ارتفاع أسعار النفط لأعلى مستوى منذ 2014"
 
@@ -262,6 +261,10 @@ TEASER_HEADLINE = "ارتفاع أسعار النفط لأعلى مستوى من
         f"للمزيد - للمزيد : {TEASER_HEADLINE}",
         f"اقرأ أيضاً على موقعنا | {TEASER_HEADLINE}",
         f"اقرأ أيضا {TEASER_HEADLINE}",
+        # unlisted openers made of listed cue words
+        f"شاهدوا أيضا: {TEASER_HEADLINE}",
+        f"مقال ذو صلة - {TEASER_HEADLINE}",
+        f"الأكثر مشاهدة | {TEASER_HEADLINE}",
     ],
 )
 def test_inline_teaser_forms(line: str) -> None:
@@ -276,6 +279,9 @@ def test_inline_teaser_forms(line: str) -> None:
         "سوريا: قصف صاروخي يستهدف مواقع عسكرية",  # a dateline-style headline, no teaser opener
         "قد يهمك أن تعرف أن الأسعار ارتفعت بنسبة كبيرة خلال الشهر الماضي.",
         "اقرأ أيضا:",
+        "الشاهد: الحكومة ماضية في الإصلاحات رغم الصعوبات",  # a name (Youssef Chahed), not the verb شاهد
+        "وتابع: الفريق قدم مباراة كبيرة أمام منافس قوي",  # a speech verb (mined `speech` row)
+        "الناشر: دار العربي للنشر والتوزيع",
     ],
 )
 def test_not_inline_teasers(line: str) -> None:
@@ -405,3 +411,27 @@ def test_html_rows_carry_url_outlet_and_date() -> None:
     assert row.outlet == "العربية"
     assert parse_published(row.published_raw) == dt.datetime(2024, 3, 2, 20, 30, tzinfo=UTC)
     assert [r.headline for r in row.related] == ["واشنطن تفرض عقوبات جديدة على شركات روسية للتكنولوجيا"]
+
+
+def test_aggregator_headline_without_body_is_a_teaser_and_lists_are_no_articles() -> None:
+    first = "قال مسؤولون في الاتحاد، الاثنين، إن برنامج الجولة المقبلة سيعلن خلال الأسبوع الجاري بعد اجتماع اللجنة."
+    lines = [
+        "الاتحاد يعلن موعد الجولة المقبلة من الدوري",
+        "تاريخ النشر: 2nd, March 2018 GMT",
+        first,
+        "المصدر: وكالات",
+        "إقرأ أيضاً:",
+        "برنامج مباريات الجولة الأخيرة من البطولة",
+        "تلعب مباريات الجولة الأخيرة من البطولة يوم الأحد في ملاعب مختلفة وفق البرنامج التالي.",
+        "14:30 : الترجي الجرجيسي – اتحاد تطاوين",
+        "تلعب المباراة الأولى في ملعب جرجيس البلدي بحضور الجمهور للمرة الأولى منذ سنوات طويلة.",
+        "الأحد 15 فيفري 2017",
+        "وتلعب المباراة الثانية في الملعب الأولمبي بالمنزه بداية من الساعة الرابعة بعد الظهر.",
+        "إقرأ أيضاً:",
+        "وزير الرياضة يزور المنتخب في معسكره التحضيري",
+    ]
+    articles = split_page("\n".join(lines))
+    assert [a.title for a in articles] == ["الاتحاد يعلن موعد الجولة المقبلة من الدوري",
+                                           "برنامج مباريات الجولة الأخيرة من البطولة"]
+    assert len(articles[1].paragraphs) == 5
+    assert [r.headline for r in articles[1].related] == ["وزير الرياضة يزور المنتخب في معسكره التحضيري"]
