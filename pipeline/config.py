@@ -114,6 +114,7 @@ class WarcConfig:
     mime_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
     languages: tuple[str, ...] = ()  # language prefilter on <title> + first KB of text; empty = off
     max_record_bytes: int = 20 * 1024 * 1024  # a record that decompresses to more is a dead letter
+    min_text_chars: int = 100  # pages with less visible text outside links (indexes, tag pages) are dropped; 0 = off
 
     def __post_init__(self) -> None:
         import re

@@ -31,6 +31,7 @@ from pipeline.lib.crawl import (
     outlet_from_host,
     page_sample,
     status_reason,
+    text_outside_links,
 )
 from pipeline.lib.decode import BadInput
 from pipeline.protos.article_pb2 import RawDocument
@@ -269,6 +270,9 @@ class WarcPages:
             text, encoding = decode_page(body, content_type)
         except BadInput as exc:
             yield BadRecord("warc", exc.reason, f"{exc} (record at byte {offset})", offset, data)
+            return
+        if self.cfg.min_text_chars and text_outside_links(text) < self.cfg.min_text_chars:
+            yield Skipped("filtered.little_text")
             return
         if self.prefilter is not None and not self.prefilter.keeps(page_sample(text)):
             yield Skipped("filtered.language")

@@ -22,7 +22,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_MIME_TYPES = ("text/html", "application/xhtml+xml")
 
 # Filter reasons, as they appear in the counters (`warc.filtered.<reason>`) and the manifest.
-FILTER_REASONS = ("redirect", "status", "not_http", "host", "url", "mime", "language")
+FILTER_REASONS = ("redirect", "status", "not_http", "host", "url", "mime", "little_text", "language")
 
 
 # --------------------------------------------------------------------------- host and URL
@@ -197,6 +197,19 @@ def page_sample(html: str, text_chars: int = PREFILTER_TEXT_CHARS) -> str:
     chunk = _INVISIBLE.sub(" ", html[start:start + _SCAN_CHARS])
     text = _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", chunk))).strip()[:text_chars]
     return f"{title}\n{text}" if title else text
+
+
+_LINK = re.compile(r"<a\b[^>]*>.*?</a\s*>", re.I | re.S)
+_TEXT_SCAN_CHARS = 262144
+
+
+def text_outside_links(html: str) -> int:
+    """Characters of visible body text that is not link text (first 256 KB of the body): what an
+    article page has plenty of and a section index, tag page or login wall has next to none of."""
+    body_match = _BODY.search(html)
+    start = body_match.start() if body_match else 0
+    chunk = _LINK.sub(" ", _INVISIBLE.sub(" ", html[start:start + _TEXT_SCAN_CHARS]))
+    return len(_SPACE.sub("", htmllib.unescape(_TAG.sub(" ", chunk))))
 
 
 # Arabic-script letters (Arabic, Supplement, Extended-A, presentation forms) and other scripts' letters.

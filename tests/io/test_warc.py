@@ -165,7 +165,7 @@ def test_language_prefilter_keeps_arabic_and_drops_other_languages() -> None:
         Rec("response", "https://a.example/en", ENGLISH_PAGE.encode()),
         Rec("response", "https://a.example/fa", html_page("وزارت امور خارجه ایران روز یکشنبه اعلام کرد که "
                                                          "گفتگوها با کشورهای همسایه ادامه خواهد داشت و این "
-                                                         "موضوع در نشست خبری هفتگی مطرح شد", lang="fa").encode()),
+                                                         "موضوع در نشست خبری هفتگی مطرح شد. " * 3, lang="fa").encode()),
     ]
     prefilter = LanguagePrefilter(("ar",), detector.detect, ARABIC_SCRIPT_CODES)
     items = read_all(warc_bytes(records), "l.warc.gz", prefilter=prefilter)
@@ -219,3 +219,17 @@ def test_random_damage_never_raises_and_ranges_still_agree_with_whole_file_readi
                        if isinstance(i, Page)]
         assert ranged == whole
         assert len(whole) >= 5 + len(PAGES) - 4  # a few damaged records at most are lost, never the rest
+
+
+def test_pages_with_next_to_no_text_outside_links_are_filtered() -> None:
+    from pipeline.lib.crawl import text_outside_links
+
+    links = "".join(f'<li><a href="/news/{i}">{html_line}</a></li>' for i, html_line in
+                    enumerate(ARABIC_TEXT.splitlines()[:40]) if html_line.strip())
+    index = f"<html><head><title>آخر الأخبار</title></head><body><h1>آخر الأخبار</h1><ul>{links}</ul></body></html>"
+    assert text_outside_links(index) < 100 <= text_outside_links(html_page(ARABIC_TEXT))
+    records = [Rec("response", "https://a.example/section", index.encode()),
+               Rec("response", "https://a.example/article", html_page(ARABIC_TEXT).encode())]
+    counts = tally(read_all(warc_bytes(records), "i.warc.gz"))
+    assert counts["page"] == 1 and counts["filtered.little_text"] == 1
+    assert tally(read_all(warc_bytes(records), "i.warc.gz", WarcConfig(min_text_chars=0)))["page"] == 2
