@@ -147,6 +147,7 @@ def next_record_start(window: ByteWindow, pos: int, gz: bool, max_bytes: int) ->
     magic = GZIP_MAGIC if gz else WARC_MAGIC
     at = pos
     while True:
+        window.release(at - 4)  # a long stretch of garbage is scanned in bounded memory
         found = window.find(magic, at)
         if found < 0:
             return -1
@@ -181,9 +182,10 @@ def frames(window: ByteWindow, start: int, end: int, gz: bool, max_bytes: int) -
             if not data.startswith(b"WARC/"):
                 raise _FrameError("bad_record", "gzip member does not hold a WARC record")
         except _FrameError as exc:
+            payload = window.get(pos, min(window.end, pos + (1 << 20)))  # before the scan releases it
             resume = -1 if exc.at_eof else next_record_start(window, pos + 1, gz, max_bytes)
-            stop = resume if resume >= 0 else window.end
-            payload = window.get(pos, min(stop, pos + (1 << 20)))
+            if resume >= 0:
+                payload = payload[:resume - pos]
             if pos == 0 and resume < 0 and not exc.at_eof:
                 kind = "gzip-compressed " if gz else ""
                 yield BadRecord("read", "not_warc", f"no readable {kind}WARC record in the file ({exc})", 0, payload)
