@@ -325,7 +325,7 @@ def same_story(a: StoryRecord, b: StoryRecord, rules: StoryRules) -> bool:
     )
 
 
-_BLOCK = 512  # rows per block of the pairwise arrays in one group (bounds a big group's memory)
+_BLOCK = 256  # pivots per block of the pairwise arrays in one group (bounds a big group's memory)
 
 
 def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) -> list[tuple[str, str]]:
@@ -350,8 +350,26 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     n_ent = np.array([len(r.entities) for r in recs], dtype=np.int64)
     ids = [r.article_id for r in recs]
     entity_sets = [frozenset(r.entities) for r in recs] if kind != "b" else []
-    for start in range(0, n, _BLOCK):
-        i, j = _block_pairs(n, start, min(n, start + _BLOCK))
+    # Every pair to check has a "pivot", an article of this run, and is generated once, pivot x
+    # partners, a block of pivots at a time. In an ingest group a pair needs an undated side: an
+    # undated pivot pairs with all, a dated pivot only with the undated articles of earlier runs.
+    everyone = np.arange(n)
+    if kind == "i":
+        products = [(np.flatnonzero(~old & ~dated), everyone, True),
+                    (np.flatnonzero(~old & dated), np.flatnonzero(old & ~dated), False)]
+    else:
+        products = [(np.flatnonzero(~old), everyone, True)]
+    blocks = [(piv[k:k + _BLOCK], partners, symmetric)
+              for piv, partners, symmetric in products for k in range(0, len(piv), _BLOCK)]
+    for block, partners, symmetric in blocks:
+        i = np.repeat(block, len(partners))
+        j = np.tile(partners, len(block))
+        keep = i != j
+        if symmetric:  # both sides pivots: keep the pair once
+            pivot = np.zeros(n, dtype=bool)
+            pivot[products[0][0]] = True
+            keep &= ~pivot[j] | (j > i)
+        i, j = i[keep], j[keep]
         keep = ~(old[i] & old[j])
         if kind == "e":
             keep &= dated[i] & dated[j]
@@ -380,15 +398,6 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
                 same[maybe[related]] = True
         out.extend((ids[a], ids[b]) for a, b in zip(i[same].tolist(), j[same].tolist()))
     return out
-
-
-def _block_pairs(n: int, start: int, stop: int):  # type: ignore[no-untyped-def]
-    """Index pairs (a, b), a < b, with a in [start, stop): one block of a big group's pairs."""
-    import numpy as np
-
-    a = np.repeat(np.arange(start, stop), [n - 1 - k for k in range(start, stop)])
-    b = np.concatenate([np.arange(k + 1, n) for k in range(start, stop)])
-    return a, b
 
 
 @dataclass

@@ -317,7 +317,7 @@ def test_keyed_clustering_across_runs_equals_one_batch() -> None:
     start = datetime(2024, 3, 1, tzinfo=timezone.utc)
     signer, rules = StoryClusterer(), StoryRules()
     records = [make_record(f"a{i:03d}", signer.signature(t), set(rng.sample(entities, rng.randrange(0, 5))),
-                           start + timedelta(hours=rng.randrange(0, 24 * 5)), start, start)
+                           None if i % 4 == 0 else start + timedelta(hours=rng.randrange(0, 24 * 5)), start, start)
                for i, t in enumerate(texts)]
     batch = keyed_cluster(records, rules)
     one = {r.article_id: batch.story_of.get(r.article_id) or story_id_for(r.article_id) for r in records}
@@ -338,3 +338,22 @@ def test_keyed_clustering_across_runs_equals_one_batch() -> None:
     runs = {r.article_id: root(r.story_id) for r in state}
     pairs = lambda labels: {(a, b) for a in labels for b in labels if a < b and labels[a] == labels[b]}  # noqa: E731
     assert pairs(runs) == pairs(one) and pairs(one)
+
+
+def test_an_undated_article_of_an_earlier_run_joins_a_dated_one_by_ingest_time() -> None:
+    """The gold pair: 000's main article (undated) in the state, 002's (dated 2023) new."""
+    from dataclasses import replace
+
+    items = {item[0]: item for item in _seed_items()}
+    gold = json.loads(GOLD.read_text(encoding="utf-8"))["same_story"][0]
+    (a_id, a_text, a_keys, _), (b_id, b_text, b_keys, _) = (items[_key(ref)] for ref in gold)
+    signer, rules = StoryClusterer(), StoryRules()
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    earlier = replace(make_record(a_id, signer.signature(a_text), a_keys, None, now, now),
+                      story_id="story-earlier", canonical=a_id)
+    new = make_record(b_id, signer.signature(b_text), b_keys, datetime(2023, 9, 24, tzinfo=timezone.utc), now,
+                      now + timedelta(days=2))
+    assert keyed_cluster([new], rules, [earlier]).story_of == {b_id: "story-earlier"}
+    # Ingested more than the window apart: not linked.
+    late = replace(new, ingest_day=new.ingest_day + rules.window_days + 1)
+    assert keyed_cluster([late], rules, [earlier]).story_of == {}
