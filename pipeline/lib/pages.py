@@ -747,11 +747,33 @@ def html_metadata(tree: Any, url: str = "") -> HtmlMetadata:
     if not published:
         try:
             published = find_date(
-                tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
+                tree, url=page_url or None, extensive_search=False, original_date=True,
+                outputformat="%Y-%m-%dT%H:%M:%S%z",
             ) or ""
         except (ValueError, TypeError):  # htmldate on odd markup: no metadata date
             published = ""
-    return HtmlMetadata(url=page_url, outlet=outlet, published_raw=published)
+    return HtmlMetadata(url=page_url, outlet=outlet, published_raw=published or _dated_element(tree))
+
+
+# Elements whose class or id says they hold the date ("post-date", "article__time", "publish-info").
+_DATED_ELEMENT_XPATH = (
+    "//*[not(self::script or self::style)][contains(translate(@class, 'DATEIMPUBLS', 'dateimpubls'), 'date')"
+    " or contains(translate(@class, 'DATEIMPUBLS', 'dateimpubls'), 'time')"
+    " or contains(translate(@class, 'DATEIMPUBLS', 'dateimpubls'), 'publish')"
+    " or contains(translate(@id, 'DATEIMPUBLS', 'dateimpubls'), 'date')]"
+)
+
+
+def _dated_element(tree: Any) -> str:
+    """The text of a short date-classed element that parses as a date: htmldate reads no Arabic
+    month names, so "الخميس 14 سبتمبر 2023 - 10:30" in <span class="date"> is read here."""
+    from pipeline.lib.dates import parse_published
+
+    for element in tree.xpath(_DATED_ELEMENT_XPATH)[:20]:
+        text = " ".join(element.text_content().split())
+        if text and len(text) <= _DATE_LINE_MAX and parse_published(text) is not None:
+            return text
+    return ""
 
 
 # Publication timestamps as the standard tags write them, most specific first. htmldate reads these

@@ -366,6 +366,15 @@ HTML_EXPECTED = {
         "", "", "", dt.datetime(2023, 9, 14, tzinfo=UTC), "وزير الاقتصاد يعلن خطة لدعم الشركات الصغيرة",
         "أعلن وزير الاقتصاد", [],
     ),
+    "arabic_date_span.html": (  # date only in <span class="post-date">, Arabic-Indic digits, U+200F
+        "", "https://www.alwatan.example/politics/88231", "الوطن", dt.datetime(2023, 9, 14, 22, 30, tzinfo=UTC),
+        "البرلمان يقر قانون الموازنة العامة الجديد", "أقر البرلمان", ["الحكومة تعلن خطة لخفض العجز خلال ثلاث سنوات"],
+    ),
+    "url_date_only.html": (
+        "https://www.alwatan.example/news/2024/03/02/rain-closes-roads",
+        "https://www.alwatan.example/news/2024/03/02/rain-closes-roads", "alwatan.example",
+        dt.datetime(2024, 3, 2, tzinfo=UTC), "أمطار غزيرة تغلق طرقا رئيسية في العاصمة", "أغلقت السلطات", [],
+    ),
     "bare_no_metadata.html": (
         "https://www.kooora.example/match/991", "https://www.kooora.example/match/991", "kooora.example", None,
         "تعادل سلبي في قمة الدوري", "انتهت قمة الدوري", [],
