@@ -549,17 +549,37 @@ def eval_topics(
 
 @eval_app.command("lang")
 def eval_lang(
-    dir: Path = typer.Option(..., "--dir", exists=True, file_okay=False, help="One <iso-code>.txt per language, one sample per line."),
+    dir: Optional[Path] = typer.Option(None, "--dir", exists=True, file_okay=False, help="One <iso-code>.txt per language, one sample per line."),
+    lingua_testdata: Optional[Path] = typer.Option(
+        None, "--lingua-testdata", exists=True, file_okay=False,
+        help="lingua's language-testdata/ (single-words, word-pairs, sentences): ours side by side with lingua.",
+    ),
+    baseline_cache: Optional[Path] = typer.Option(None, "--baseline-cache", help="JSON file keeping lingua's answers between runs."),
 ) -> None:
-    """Language-ID accuracy per language.
+    """Language-ID accuracy per language (and per text length against lingua with --lingua-testdata).
 
     Example: newspipe eval lang --dir tests/fixtures/lang
     """
     from pipeline.config import Config
-    from pipeline.evaluate.lang import evaluate_lang_dir
     from pipeline.lib.language import LanguageDetector
 
-    _print_json(evaluate_lang_dir(str(dir), LanguageDetector.load(min_confidence=Config().language.min_confidence)))
+    min_confidence = Config().language.min_confidence
+    if lingua_testdata is not None:
+        from pipeline.evaluate.lang import LinguaBaseline, evaluate_lingua_testdata
+
+        err.print(f"scoring {lingua_testdata} (lingua too: minutes) ...")
+        _print_json(
+            evaluate_lingua_testdata(
+                str(lingua_testdata), LanguageDetector.load(min_confidence=0.0), LinguaBaseline(),
+                min_confidence=min_confidence, baseline_cache=str(baseline_cache) if baseline_cache else None,
+            )
+        )
+        return
+    if dir is None:
+        raise _fail("give --dir or --lingua-testdata")
+    from pipeline.evaluate.lang import evaluate_lang_dir
+
+    _print_json(evaluate_lang_dir(str(dir), LanguageDetector.load(min_confidence=min_confidence)))
 
 
 @eval_app.command("seeds")

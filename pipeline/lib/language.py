@@ -34,8 +34,8 @@ LINGUA_ARABIC_SCRIPT = ("ar", "fa", "ur")
 # lingua sees only the head of the text: its cost grows linearly with length, and ~100 words
 # decide between the languages it models (letter statistics cover the rest of the text).
 LINGUA_HEAD_CHARS = 600
-# Below this many letters nothing is decided.
-MIN_LETTERS = 3
+# Below this many letters nothing is decided (lingua answers for any letter, so do we).
+MIN_LETTERS = 1
 
 ZWNJ = "\u200c"
 
@@ -146,9 +146,10 @@ _P: dict[str, dict[str, float]] = {
 # Many Persian and Afghan sites type Arabic ي/ك; some Urdu sites use ه/ي for ہ/ی; older Sorani
 # writes ە as ه; Pashto without its own keyboard falls back to گ/ی; Arabic from Persian keyboards
 # (Iranian outlets, stray names) has ی/ک. A language scores as its best-fitting variant.
+FARSI_ARABIC_YEH = 0.05
 _VARIANTS: dict[str, list[tuple[float, dict[str, str]]]] = {
     "ar": [(0.1, {"arabic_yeh": "farsi_yeh", "arabic_kaf": "keheh"})],
-    "fa": [(0.2, {"farsi_yeh": "arabic_yeh", "keheh": "arabic_kaf"})],
+    "fa": [(FARSI_ARABIC_YEH, {"farsi_yeh": "arabic_yeh", "keheh": "arabic_kaf"})],
     "ur": [(0.2, {"heh_goal": "heh", "farsi_yeh": "arabic_yeh"})],
     "ps": [(0.2, {"farsi_yeh": "arabic_yeh", "keheh": "arabic_kaf"}), (0.2, {"e_yeh": "farsi_yeh"})],
     "ckb": [(0.1, {"ae": "heh"})],
@@ -263,6 +264,104 @@ _DARI_WORDS = frozenset(fold_letters(w) for w in _DARI_WORDS)
 _IRANIAN_WORDS = frozenset(fold_letters(w) for w in _IRANIAN_WORDS)
 
 _TOKEN = re.compile(r"[^\W\d_]+|[۾۽]")
+# Lexicon keys and tokens compare in this form: harakat and tatweel out. Spelling is kept as it
+# is (Arabic ي/ك against Persian ی/ک): each list holds the spellings its language's writers use.
+_LEXICON_FOLD = str.maketrans({"\u0640": None})
+
+
+def _lexicon_form(token: str) -> str:
+    return HARAKAT.sub("", token).translate(_LEXICON_FOLD)
+
+
+# Word-frequency lexicons: wordfreq's "small" lists (words with frequency >= 1e-6, built by the
+# wordfreq project from Wikipedia, subtitles, news, web text and more; data CC BY-SA 4.0, loaded
+# from the installed package, not copied here). Same cutoff for each language, so an unknown word
+# favours none of them.
+LEXICON_CODES = ("ar", "fa", "ur")
+LEXICON_FLOOR = 5e-7
+_LOG_FLOOR = math.log(LEXICON_FLOOR)
+_LEXICONS: dict[str, dict[str, float]] = {}
+_LEXICON_LOCK = threading.Lock()
+
+
+def _lexicon(code: str) -> dict[str, float]:
+    """folded word -> log frequency, for one of LEXICON_CODES (built once per process)."""
+    with _LEXICON_LOCK:
+        if code not in _LEXICONS:
+            import wordfreq
+
+            merged: dict[str, float] = {}
+            for word, freq in wordfreq.get_frequency_dict(code, wordlist="small").items():
+                if ZWNJ in word:  # tokens are split at ZWNJ, so such keys never match
+                    continue
+                key = _lexicon_form(word)
+                merged[key] = merged.get(key, 0.0) + freq
+            _LEXICONS[code] = {word: math.log(freq) for word, freq in merged.items()}
+    return _LEXICONS[code]
+
+
+# Affixes tried when a word form is not listed: Arabic clitics and Persian/Urdu inflections make
+# many forms that a frequency list of 20-60k words lacks. (prefixes, suffixes) per language.
+_AFFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ar": (
+        ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل"),
+        ("هما", "كما", "ها", "هم", "هن", "كم", "نا", "ون", "ين", "ات", "ان", "ه", "ة", "ي"),
+    ),
+    "fa": (("نمی", "می", "ب", "ن"), ("هایی", "های", "ها", "ترین", "تر", "ان", "ای", "ی", "ش", "م", "ت", "یم", "ید", "ند")),
+    "ur": ((), ("وں", "یں", "ئیں", "ے", "ی", "ا", "یاں")),
+}
+_AFFIXES = {
+    code: (tuple(_lexicon_form(a) for a in pre), tuple(_lexicon_form(a) for a in suf))
+    for code, (pre, suf) in _AFFIXES.items()
+}
+# A stem found by stripping an affix counts this many nats below the stem's own frequency.
+AFFIX_DISCOUNT = 2.0
+# The lexicon's weight is that of at most this many words (see arabic_features).
+LEXICON_TOKENS = 4
+# ... estimated from the text's first this many distinct words (enough for the average).
+LEXICON_SAMPLE = 40
+MIN_STEM = 2
+
+
+def _lexicon_value(lex: dict[str, float], form: str, code: str) -> float:
+    """log(frequency / floor) of a word form in one lexicon (0 for unknown), with affix backoff."""
+    value = lex.get(form)
+    if value is not None:
+        return value - _LOG_FLOOR
+    prefixes, suffixes = _AFFIXES.get(code, ((), ()))
+    best = 0.0
+    for pre in ("", *prefixes):
+        if pre and not form.startswith(pre):
+            continue
+        rest = form[len(pre) :]
+        for suf in ("", *suffixes):
+            if (not pre and not suf) or (suf and not rest.endswith(suf)):
+                continue
+            stem = rest[: len(rest) - len(suf)] if suf else rest
+            if len(stem) >= MIN_STEM and stem in lex:
+                best = max(best, lex[stem] - _LOG_FLOOR - AFFIX_DISCOUNT)
+    return best
+
+
+@dataclass(frozen=True)
+class ArabicScriptWeights:
+    """How the evidence for the Arabic-script languages is combined (log-linear, in nats).
+
+    Tuned on samples built by pipeline/training/lang_samples.py (ANT, UD Persian/Urdu dev
+    sets), never on lingua's test data; see docs/quality.md.
+    """
+
+    lingua: float = 1.0  # x log(lingua's ar/fa/ur confidence)
+    lexicon: float = 2.0  # x sum over words of log(word frequency / floor), capped at LEXICON_TOKENS words
+    letters: float = 1.0  # x log-likelihood of the letter classes
+    # a language without a lexicon scores a known word as the best lexicon's frequency minus this
+    no_lexicon_penalty: float = 1.0
+    prior_ar: float = 0.25
+    # Softmax temperature that maps the summed scores to probabilities (fitted: least log loss).
+    temperature: float = 1.25
+
+
+DEFAULT_WEIGHTS = ArabicScriptWeights()
 
 
 def _lingua_language(code: str) -> object | None:
@@ -277,20 +376,32 @@ def _lingua_language(code: str) -> object | None:
         return None
 
 
-_LINGUA_DETECTORS: dict[tuple[str, ...], object] = {}
+def lingua_codes() -> tuple[str, ...]:
+    """ISO 639-1 codes of every language lingua models (75 in lingua 2.x)."""
+    from lingua import Language
+
+    return tuple(sorted(lang.iso_code_639_1.name.lower() for lang in Language.all()))
 
 
-def _lingua_detector(codes: tuple[str, ...]) -> object:
-    """A lingua detector with preloaded models, shared by every LanguageDetector of this process."""
-    # Imported here: lingua's models take seconds and memory; only workers that detect pay.
+_LINGUA_DETECTORS: dict[tuple[tuple[str, ...], bool], object] = {}
+_LINGUA_LOCK = threading.Lock()
+
+
+def _lingua_detector(codes: tuple[str, ...], low_accuracy: bool = False) -> object:
+    """A lingua detector for these languages, shared by every LanguageDetector of this process.
+
+    Models load lazily: a process that sees only Arabic-script text loads ar/fa/ur only.
+    """
+    # Imported here: only workers that detect pay for lingua.
     from lingua import LanguageDetectorBuilder
 
-    key = tuple(sorted(codes))
-    if key not in _LINGUA_DETECTORS:
-        languages = [_lingua_language(c) for c in key]
-        _LINGUA_DETECTORS[key] = (
-            LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
-        )
+    key = (tuple(sorted(codes)), low_accuracy)
+    with _LINGUA_LOCK:
+        if key not in _LINGUA_DETECTORS:
+            builder = LanguageDetectorBuilder.from_languages(*[_lingua_language(c) for c in key[0]])
+            if low_accuracy:
+                builder = builder.with_low_accuracy_mode()
+            _LINGUA_DETECTORS[key] = builder.build()
     return _LINGUA_DETECTORS[key]
 
 
@@ -313,13 +424,15 @@ class _Stats:
 # than iterating characters, which matters at 5 KB per record.
 _ARABIC_LEAD_BYTES = (b"\xd8", b"\xd9", b"\xda", b"\xdb", b"\xdd")
 # Frequent non-letters inside those blocks (punctuation, Arabic-Indic digits).
-_ARABIC_NON_LETTERS = "،؛؟٪" + "".join(chr(0x0660 + i) for i in range(10)) + "".join(chr(0x06F0 + i) for i in range(10))
-# Letters of the other scripts the candidate set covers (Latin, Greek, Cyrillic, Hebrew, Armenian).
-_OTHER_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff\u0531-\u0587\u05d0-\u05ea]")
+_ARABIC_NON_LETTERS = "،؛؟٪۔" + "".join(chr(0x0660 + i) for i in range(10)) + "".join(chr(0x06F0 + i) for i in range(10))
+_LETTER = re.compile(r"[^\W\d_]")
+_ARABIC_LETTER = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+# The script vote reads at most this much: enough to tell the majority script.
+SCRIPT_HEAD_CHARS = 2000
 
 
 def _letter_stats(raw: str) -> _Stats:
-    """Letter-class counts over the whole text (not just the head lingua sees)."""
+    """Letter-class counts over the whole text; the script vote over its head."""
     encoded = raw.encode("utf-8", "replace")
     in_block = sum(encoded.count(b) for b in _ARABIC_LEAD_BYTES)
     present = set(raw)
@@ -337,114 +450,154 @@ def _letter_stats(raw: str) -> _Stats:
     # Harakat and tatweel also sit in the block and land in "other": a small, even dilution.
     arabic = in_block - non_letters
     classes["other"] = max(arabic - marked, 0)
-    return _Stats(arabic, len(_OTHER_LETTER.findall(raw)), classes)
+    head = raw[:SCRIPT_HEAD_CHARS]
+    letters = len(_LETTER.findall(head))
+    arabic_head = len(_ARABIC_LETTER.findall(head))
+    other = max(letters - arabic_head, 0)
+    if len(raw) > SCRIPT_HEAD_CHARS and arabic_head:
+        other = round(other * arabic / arabic_head)  # same proportion over the whole text
+    return _Stats(arabic, other, classes)
 
 
-# Only the head is cleaned and tokenised: lingua reads LINGUA_HEAD_CHARS and function words need
-# no more than that to count; letter statistics cover the whole text.
+# lingua reads at most the head of a text: its cost grows with length, and every sentence of its
+# own test data (<= 737 characters) fits whole, so on those it sees what lingua alone would see.
+LINGUA_HEAD_CHARS = 1000
+# Function words and lexicon read the same head (letter statistics cover the whole text).
 TOKEN_HEAD_CHARS = 1000
 
 
-def _clean_for_detection(text: str) -> str:
-    # ZWNJ joins Persian/Urdu morphemes (می‌شود); a space keeps them separate words for the
-    # function-word lists, where clean_text would glue them.
-    return clean_text(text.replace(ZWNJ, " "))
-
-
-def _softmax(scores: dict[str, float]) -> dict[str, float]:
+def _softmax(scores: dict[str, float], temperature: float = 1.0) -> dict[str, float]:
     top = max(scores.values())
-    exp = {k: math.exp(v - top) for k, v in scores.items()}
+    exp = {k: math.exp((v - top) / temperature) for k, v in scores.items()}
     total = sum(exp.values())
     return {k: v / total for k, v in exp.items()}
 
 
-class LanguageDetector:
-    """Language of a text. Build it with `LanguageDetector.load()` (cached per process)."""
+def _cut(text: str, limit: int) -> str:
+    """The first `limit` characters, ended at a space when one is near (no half word)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ", limit - 50)
+    return head[:space] if space > 0 else head
 
-    _cache: ClassVar[dict[tuple[tuple[str, ...], float, str], LanguageDetector]] = {}
+
+class LanguageDetector:
+    """Language of a text. Build it with `LanguageDetector.load()` (cached per process).
+
+    Text whose letters are mostly Arabic script is decided among the Arabic-script candidates
+    (`_decide_arabic`); any other text gets lingua's decision over all its other languages.
+    """
+
+    _cache: ClassVar[dict[tuple, LanguageDetector]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, languages: tuple[str, ...], min_confidence: float, dari_code: str) -> None:
+    def __init__(
+        self,
+        languages: tuple[str, ...],
+        min_confidence: float,
+        dari_code: str,
+        weights: ArabicScriptWeights = DEFAULT_WEIGHTS,
+    ) -> None:
         self.languages = languages
         self.min_confidence = min_confidence
         self.dari_code = dari_code
+        self.weights = weights
         self._arabic_codes = tuple(c for c in ARABIC_SCRIPT_CODES if c in languages and c != "prs")
         if "prs" in languages and "fa" not in self._arabic_codes:
             self._arabic_codes = (*self._arabic_codes, "fa")
+        self._lexicon_codes = tuple(c for c in LEXICON_CODES if c in self._arabic_codes)
         arabic_lingua = tuple(c for c in LINGUA_ARABIC_SCRIPT if c in self._arabic_codes)
-        other_lingua = tuple(c for c in languages if c not in ARABIC_SCRIPT_CODES and _lingua_language(c))
+        # Text not mostly in Arabic script gets lingua's own answer over every language it models
+        # (ar/fa/ur too: a Hindi-Urdu-English mix is lingua's to decide, as it would alone).
+        other_lingua = tuple(c for c in languages if _lingua_language(c))
         self._arabic_lingua = _lingua_detector(arabic_lingua) if len(arabic_lingua) >= 2 else None
         self._other_lingua = _lingua_detector(other_lingua) if len(other_lingua) >= 2 else None
+        # Longer text than LINGUA_HEAD_CHARS: trigrams alone (lingua's low-accuracy mode) on the
+        # head, ~30% cheaper and the same answer on 300 of 300 1000-character texts of 75 languages.
+        self._other_lingua_long = _lingua_detector(other_lingua, low_accuracy=True) if len(other_lingua) >= 2 else None
         self._other_single = other_lingua[0] if len(other_lingua) == 1 else None
+        self._lexicons = {code: _lexicon(code) for code in self._lexicon_codes}
+        log_prior = {c: math.log(_PRIOR.get(c, _DEFAULT_PRIOR)) for c in self._arabic_codes}
+        if "ar" in log_prior:
+            log_prior["ar"] = math.log(weights.prior_ar)
+        self._log_prior = log_prior
 
     @classmethod
     def load(
         cls,
-        languages: list[str] | None = None,
+        languages: list[str] | tuple[str, ...] | None = None,
         min_confidence: float = 0.5,
         dari_code: str = "prs",
+        weights: ArabicScriptWeights = DEFAULT_WEIGHTS,
     ) -> LanguageDetector:
-        """The detector for these candidate codes (default: DEFAULT_LANGUAGES), built once per process.
+        """The detector for these candidate codes, built once per process.
 
-        dari_code: what Dari text is reported as, "prs" (heuristic, see module doc) or "fa".
+        languages: default every language lingua models plus the Arabic-script languages it lacks
+        (ARABIC_SCRIPT_CODES). dari_code: what Dari text is reported as, "prs" (heuristic, see
+        module doc) or "fa".
         """
-        key = (tuple(languages or DEFAULT_LANGUAGES), float(min_confidence), dari_code)
+        codes = tuple(languages) if languages else tuple(sorted({*lingua_codes(), *ARABIC_SCRIPT_CODES}))
+        key = (codes, float(min_confidence), dari_code, weights)
         with cls._lock:
             detector = cls._cache.get(key)
             if detector is None:
-                detector = cls(key[0], key[1], dari_code)
+                detector = cls(codes, float(min_confidence), dari_code, weights)
                 cls._cache[key] = detector
         return detector
 
     # --- public API -----------------------------------------------------------------------
 
     def detect(self, text: str) -> LanguageGuess:
-        """Language of `text` (a record's body; the title alone works less well)."""
-        cleaned = _clean_for_detection(text[:TOKEN_HEAD_CHARS])
+        """Language of `text` (a record's title and body; a title alone works less well)."""
+        return self._finish(self.probabilities(text))
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        """Candidate code -> probability ({} when there is nothing to decide from)."""
         stats = _letter_stats(text)
         if stats.arabic_letters + stats.other_letters < MIN_LETTERS:
-            return LanguageGuess(UNDETERMINED, 0.0)
-        head = cleaned[:LINGUA_HEAD_CHARS]
+            return {}
+        head = _cut(text, LINGUA_HEAD_CHARS)
         if self._is_arabic_text(stats):
-            lingua_conf = self._lingua_arabic(head)
-            return self._decide_arabic(cleaned, stats, lingua_conf)
-        return self._finish(self._with_prior(self._lingua_other(head)))
+            return self._arabic_probabilities(text, stats, self._lingua_arabic(head))
+        return self._lingua_other(head, long=len(text) > LINGUA_HEAD_CHARS)
 
     def detect_batch(self, texts: list[str]) -> list[LanguageGuess]:
         """`detect` over many texts; lingua runs on its thread pool when the batch is large enough."""
         if len(texts) < 16:
             return [self.detect(t) for t in texts]
-        cleaned = [_clean_for_detection(t[:TOKEN_HEAD_CHARS]) for t in texts]
         stats = [_letter_stats(t) for t in texts]
-        out: list[LanguageGuess | None] = [None] * len(texts)
+        heads = [_cut(t, LINGUA_HEAD_CHARS) for t in texts]
+        out: list[LanguageGuess] = [LanguageGuess(UNDETERMINED, 0.0)] * len(texts)
         arabic_idx: list[int] = []
         other_idx: list[int] = []
         for i, st in enumerate(stats):
             if st.arabic_letters + st.other_letters < MIN_LETTERS:
-                out[i] = LanguageGuess(UNDETERMINED, 0.0)
-            elif self._is_arabic_text(st):
-                arabic_idx.append(i)
-            else:
-                other_idx.append(i)
+                continue
+            (arabic_idx if self._is_arabic_text(st) else other_idx).append(i)
         if arabic_idx:
-            heads = [cleaned[i][:LINGUA_HEAD_CHARS] for i in arabic_idx]
             if self._arabic_lingua is not None:
-                values = self._arabic_lingua.compute_language_confidence_values_in_parallel(heads)
+                values = self._arabic_lingua.compute_language_confidence_values_in_parallel(
+                    [heads[i] for i in arabic_idx]
+                )
                 confs = [self._as_codes(v) for v in values]
             else:
-                confs = [{} for _ in heads]
+                confs = [{} for _ in arabic_idx]
             for i, conf in zip(arabic_idx, confs):
-                out[i] = self._decide_arabic(cleaned[i], stats[i], conf)
-        if other_idx:
-            heads = [cleaned[i][:LINGUA_HEAD_CHARS] for i in other_idx]
-            if self._other_lingua is not None:
-                values = self._other_lingua.compute_language_confidence_values_in_parallel(heads)
-                for i, v in zip(other_idx, values):
-                    out[i] = self._finish(self._with_prior(self._as_codes(v)))
+                out[i] = self._finish(self._arabic_probabilities(texts[i], stats[i], conf))
+        for long in (False, True):
+            idx = [i for i in other_idx if (len(texts[i]) > LINGUA_HEAD_CHARS) == long]
+            if not idx:
+                continue
+            lingua = self._other_lingua_long if long else self._other_lingua
+            if lingua is not None:
+                values = lingua.compute_language_confidence_values_in_parallel([heads[i] for i in idx])
+                for i, v in zip(idx, values):
+                    out[i] = self._finish(self._lingua_answer(v))
             else:
-                for i, head in zip(other_idx, heads):
-                    out[i] = self._finish(self._with_prior(self._lingua_other(head)))
-        return [g if g is not None else LanguageGuess(UNDETERMINED, 0.0) for g in out]
+                for i in idx:
+                    out[i] = self._finish(self._lingua_other(heads[i], long))
+        return out
 
     # --- internals --------------------------------------------------------------------------
 
@@ -454,25 +607,32 @@ class LanguageDetector:
 
     @staticmethod
     def _as_codes(values: list) -> dict[str, float]:
-        return {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+        return {v.language.iso_code_639_1.name.lower(): v.value for v in values if v.value > 0}
+
+    @classmethod
+    def _lingua_answer(cls, values: list) -> dict[str, float]:
+        """lingua's two best languages, their values normalised over the pair.
+
+        lingua's confidence values spread over every candidate (an English sentence can get 0.11
+        with 40 Latin-script languages in play), so they are no probability of being right; the
+        pair's share is closer to one (measured in docs/quality.md) and keeps lingua's order.
+        """
+        codes = cls._as_codes(values[:2])
+        total = sum(codes.values())
+        return {code: v / total for code, v in codes.items()} if total > 0 else {}
 
     def _lingua_arabic(self, head: str) -> dict[str, float]:
         if self._arabic_lingua is None:
             return {}
         return self._as_codes(self._arabic_lingua.compute_language_confidence_values(head))
 
-    def _lingua_other(self, head: str) -> dict[str, float]:
-        if self._other_lingua is not None:
-            return self._as_codes(self._other_lingua.compute_language_confidence_values(head))
+    def _lingua_other(self, head: str, long: bool = False) -> dict[str, float]:
+        lingua = self._other_lingua_long if long else self._other_lingua
+        if lingua is not None:
+            return self._lingua_answer(lingua.compute_language_confidence_values(head))
         if self._other_single is not None:
             return {self._other_single: 1.0}
         return {}
-
-    @staticmethod
-    def _with_prior(probs: dict[str, float]) -> dict[str, float]:
-        weighted = {code: p * _PRIOR.get(code, _DEFAULT_PRIOR) for code, p in probs.items()}
-        total = sum(weighted.values())
-        return {code: p / total for code, p in weighted.items()} if total > 0 else probs
 
     def _finish(self, probs: dict[str, float]) -> LanguageGuess:
         if not probs:
@@ -482,36 +642,75 @@ class LanguageDetector:
             return LanguageGuess(UNDETERMINED, round(conf, 4))
         return LanguageGuess(code, round(conf, 4))
 
-    def _decide_arabic(self, cleaned: str, stats: _Stats, lingua_conf: dict[str, float]) -> LanguageGuess:
-        counts = stats.class_counts
+    def _arabic_probabilities(self, text: str, stats: _Stats, lingua_conf: dict[str, float]) -> dict[str, float]:
+        features, dari_wins = self.arabic_features(text, stats, lingua_conf)
+        probs = _softmax(combine_features(features, self.weights, self._log_prior), self.weights.temperature)
+        if dari_wins and "fa" in probs:
+            dari, iranian = dari_wins
+            # The Dari/Iranian split is a vocabulary count, so its confidence is that count's share.
+            probs[self.dari_code] = probs.pop("fa") * (dari + 1) / (dari + iranian + 2)
+        return probs
+
+    def arabic_features(
+        self, text: str, stats: _Stats, lingua_conf: dict[str, float]
+    ) -> tuple[dict[str, tuple[float, float, float, float]], tuple[int, int] | None]:
+        """Per Arabic-script candidate (letters, lexicon, function words, lingua) log-scores, and
+        (Dari, Iranian) vocabulary counts when Dari's wins (report "prs" for Persian), else None."""
+        penalty = self.weights.no_lexicon_penalty
+        cleaned = clean_text(_cut(text, TOKEN_HEAD_CHARS).replace(ZWNJ, " "))
         token_counts = Counter(_TOKEN.findall(HARAKAT.sub("", cleaned)))
         word_hits: Counter[str] = Counter()
+        lexicon_score = dict.fromkeys(self._arabic_codes, 0.0)
+        looked_up = 0
         for tok, n in token_counts.items():
             for code in _FUNCTION_WORD_INDEX.get(tok, ()):
                 word_hits[code] += n
-        # One translate call folds every distinct token (ي/ی, ك/ک spellings of the lexicons).
-        folded = fold_letters("\n".join(token_counts)).split("\n")
+            if not self._lexicons or looked_up >= LEXICON_SAMPLE or not _ARABIC_LETTER.match(tok):
+                continue
+            form = _lexicon_form(tok)
+            best = 0.0
+            for code, lex in self._lexicons.items():
+                value = _lexicon_value(lex, form, code)
+                lexicon_score[code] += n * value
+                best = max(best, value)
+            # A language without a lexicon shares the others' vocabulary (loanwords), at a cost.
+            unlisted = n * max(best - penalty, 0.0)
+            for code in self._arabic_codes:
+                if code not in self._lexicons:
+                    lexicon_score[code] += unlisted
+            looked_up += n
+        if looked_up > LEXICON_TOKENS:
+            # Word frequencies decide short text; on longer text letters and lingua grow with the
+            # length while the lexicon's say stays that of LEXICON_TOKENS words.
+            lexicon_score = {code: v * LEXICON_TOKENS / looked_up for code, v in lexicon_score.items()}
         dari = iranian = 0
-        for tok, n in zip(folded, token_counts.values()):
-            if tok in _DARI_WORDS:
-                dari += n
-            elif tok in _IRANIAN_WORDS:
-                iranian += n
-        scores: dict[str, float] = {}
+        if "prs" in self.languages and self.dari_code != "fa":
+            # One translate call folds every distinct token (ي/ی, ك/ک spellings of the lexicons).
+            folded = fold_letters("\n".join(token_counts)).split("\n")
+            for tok, n in zip(folded, token_counts.values()):
+                if tok in _DARI_WORDS:
+                    dari += n
+                elif tok in _IRANIAN_WORDS:
+                    iranian += n
         lingua_best = max(lingua_conf.values()) if lingua_conf else 1.0
+        features = {}
         for code in self._arabic_codes:
-            score = _letter_loglik(code, counts)
-            score += FUNCTION_WORD_NATS * word_hits[code]
-            if code == "fa":
-                # Dari and Iranian vocabulary are both Persian: evidence for Persian either way.
-                score += FUNCTION_WORD_NATS * (dari + iranian)
-            if lingua_conf:
-                # Languages lingua does not model are neutral: they get lingua's best value.
-                conf = lingua_conf.get(code, lingua_best)
-                score += LINGUA_WEIGHT * math.log(max(conf, LINGUA_FLOOR))
-            scores[code] = score + math.log(_PRIOR.get(code, _DEFAULT_PRIOR))
-        probs = _softmax(scores)
-        guess = self._finish(probs)
-        if guess.code == "fa" and self.dari_code != "fa" and "prs" in self.languages and dari > iranian:
-            return LanguageGuess(self.dari_code, guess.confidence)
-        return guess
+            # Languages lingua does not model are neutral: they get lingua's best value.
+            conf = lingua_conf.get(code, lingua_best) if lingua_conf else 1.0
+            features[code] = (
+                _letter_loglik(code, stats.class_counts),
+                lexicon_score[code],
+                FUNCTION_WORD_NATS * word_hits[code],
+                math.log(max(conf, LINGUA_FLOOR)),
+            )
+        return features, ((dari, iranian) if dari > iranian else None)
+
+
+def combine_features(
+    features: dict[str, tuple[float, float, float, float]], w: ArabicScriptWeights, log_prior: dict[str, float]
+) -> dict[str, float]:
+    """The weighted sum of `LanguageDetector.arabic_features` plus the log prior, per code."""
+    return {
+        code: w.letters * letters + w.lexicon * lexicon + words + w.lingua * lingua + log_prior[code]
+        for code, (letters, lexicon, words, lingua) in features.items()
+    }
