@@ -2,7 +2,11 @@
 logic (pipeline/local.py), on N synthetic ~5 KB articles made from the seeds. Prints articles/s,
 the ratio, and peak RSS of each, all measured in this one run.
 
-    python benchmarks/throughput.py -n 10000 [--modes bare,direct,direct2]
+    python benchmarks/throughput.py -n 10000 [--modes bare,direct,direct2,dask2]
+
+`dask2` starts its own `dask scheduler` and 2 `dask worker` processes (1 thread each, free 127.0.0.1
+ports), times `run_batch` with `runner: dask` on them (the cluster's start-up is not timed: a cluster is
+long-lived) and reports each worker's peak RSS, sampled every 0.2 s.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ MODES = {
     "direct": "Beam in-process FnApiRunner (runner: direct), 1 worker",
     "direct2": "the same, multi-process with 2 workers",
     "prism": "Beam on Prism (built by tests/scale/setup_runners.sh)",
+    "dask2": "Beam on dask.distributed (runner: dask): a scheduler + 2 worker processes, 1 thread each",
 }
 PRISM = Path.home() / ".cache" / "newspipe" / "prism-v2.77.0" / "prism"
 
@@ -58,6 +63,8 @@ def run_mode(mode: str, corpus: Path, out: Path) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         pq.write_table(articles_table(articles), out / "bare.parquet", compression="zstd")
         n = len(articles)
+    elif mode == "dask2":
+        return _run_dask(files, out)
     else:
         from pipeline.run import run_batch
 
@@ -70,6 +77,43 @@ def run_mode(mode: str, corpus: Path, out: Path) -> dict:
     seconds = time.perf_counter() - t0
     return {"mode": mode, "articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
             "peak_rss_mb": _peak_rss_mb()}
+
+
+def _run_dask(files: list[str], out: Path, workers: int = 2) -> dict:
+    import threading
+
+    import psutil
+
+    from pipeline.config import Config
+    from pipeline.run import run_batch
+    from tests.scale.conftest import start_dask_cluster
+
+    cluster = start_dask_cluster(out.parent / "dask-cluster", workers=workers)
+    peaks = [0] * workers
+    done = threading.Event()
+
+    def sample() -> None:
+        procs = [psutil.Process(w.pid) for w in cluster.workers]
+        while not done.is_set():
+            for i, proc in enumerate(procs):
+                try:
+                    peaks[i] = max(peaks[i], proc.memory_info().rss)
+                except psutil.Error:
+                    pass
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        t0 = time.perf_counter()
+        n = run_batch(files, str(out), Config(runner="dask"), [f"--dask_client_address={cluster.address}"]).articles
+        seconds = time.perf_counter() - t0
+    finally:
+        done.set()
+        sampler.join()
+        cluster.stop()
+    return {"mode": "dask2", "articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
+            "peak_rss_mb": _peak_rss_mb(), "worker_peak_rss_mb": [round(b / 2**20, 1) for b in peaks]}
 
 
 def main() -> None:
@@ -107,6 +151,13 @@ def main() -> None:
         ratio = f"{base['articles_per_s'] / r['articles_per_s']:.2f}x" if base else "-"
         r["slowdown_vs_bare"] = round(base["articles_per_s"] / r["articles_per_s"], 3) if base else None
         print(f"{r['mode']:<10}{r['articles']:>10}{r['seconds']:>10}{r['articles_per_s']:>10}{ratio:>10}{r['peak_rss_mb']:>14}")
+        if "worker_peak_rss_mb" in r:
+            print(f"{'':<10}peak RSS per dask worker: {', '.join(f'{m} MB' for m in r['worker_peak_rss_mb'])}")
+    one = next((r for r in results if r["mode"] == "direct"), None)
+    for r in results:
+        if one and r["mode"] != "direct" and r["mode"] != "bare":
+            r["speedup_vs_direct"] = round(r["articles_per_s"] / one["articles_per_s"], 3)
+            print(f"{r['mode']}: {r['speedup_vs_direct']:.2f}x the one-process rate (direct)")
     if args.json:
         args.json.write_text(json.dumps({"n": args.n, "results": results}, indent=2))
 

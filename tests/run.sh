@@ -62,6 +62,8 @@ cleanup() {
   kill "$MINIO_PID" 2>/dev/null || true
   wait "$MINIO_PID" 2>/dev/null || true
   rm -rf "$MINIO_DATA" "$MINIO_DATA.log"
+  for pid in ${DASK_PIDS[@]+"${DASK_PIDS[@]}"}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  if [ -n "${DASK_DIR:-}" ]; then rm -rf "$DASK_DIR"; fi
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
@@ -78,6 +80,27 @@ export AWS_ACCESS_KEY_ID="$MINIO_ROOT_USER"
 export AWS_SECRET_ACCESS_KEY="$MINIO_ROOT_PASSWORD"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
 export AWS_REGION="us-east-1"
+
+# 3a. A dask.distributed cluster for tests/scale/test_dask_*.py (runner: dask): a scheduler and 2 workers, 1 thread
+#     each, on free 127.0.0.1 ports (started after the AWS_* exports, so the workers have them too); stopped above.
+DASK_DIR=$(mktemp -d)
+DASK_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$VENV/bin/dask" scheduler --host 127.0.0.1 --port "$DASK_PORT" --dashboard-address 127.0.0.1:0 \
+  >"$DASK_DIR/scheduler.log" 2>&1 &
+DASK_PIDS=($!)
+for i in 1 2; do
+  "$VENV/bin/dask" worker "tcp://127.0.0.1:$DASK_PORT" --name "worker-$i" --nthreads 1 --host 127.0.0.1 \
+    --dashboard-address 127.0.0.1:0 --local-directory "$DASK_DIR/worker-$i" >"$DASK_DIR/worker-$i.log" 2>&1 &
+  DASK_PIDS+=($!)
+done
+if "$VENV/bin/python" -c 'import sys; from distributed import Client; c = Client(sys.argv[1], timeout=60); c.wait_for_workers(2, timeout=120); c.close()' \
+    "127.0.0.1:$DASK_PORT" >"$DASK_DIR/wait.log" 2>&1; then
+  export NEWSPIPE_TEST_DASK_ADDRESS="127.0.0.1:$DASK_PORT"
+  say "dask scheduler + 2 workers up on 127.0.0.1:$DASK_PORT"
+else
+  say "the dask cluster did not start (tests/scale/test_dask_*.py fail in CI, skip elsewhere):"
+  tail -n 20 "$DASK_DIR"/*.log >&2
+fi
 
 # 4. The suite. pytest's own exit code is the result.
 set +e

@@ -303,6 +303,7 @@ class _Graph:
     job: str
     parallelism: int
     partition_size: int | None
+    workers: list[str] = field(default_factory=list)  # worker addresses, one per thread, in a stable order
     parts: dict[Any, list[Any]] = field(default_factory=dict)
     metrics: list[Any] = field(default_factory=list)
     consumed: set[int] = field(default_factory=set)
@@ -310,7 +311,7 @@ class _Graph:
     _n: Any = field(default_factory=itertools.count)
 
     def key(self, label: str) -> str:
-        safe = "".join(c if c.isalnum() else "-" for c in label)[-60:].strip("-") or "step"
+        safe = "".join(c if c.isalnum() else "-" for c in label)[:60].strip("-") or "step"
         return f"{safe}-{self.job[:8]}-{next(self._n)}"
 
 
@@ -422,8 +423,16 @@ class _Translator(PipelineVisitor):
                     coder_payload, n, part, dask_key_name=g.key(node.full_label + "-split"))
             splits.append(split)
         merge = _concat if key_coder is None else _merge_groups
-        return [dask.delayed(merge, pure=False)(*[s[j] for s in splits], dask_key_name=g.key(node.full_label))
-                for j in range(n)]
+        out = []
+        for j in range(n):
+            # Partition j prefers worker slot j: the shuffle's output (and the ParDos that follow it, which run
+            # where their input is) spreads over the cluster even when the inputs sat on one worker. Loose: a
+            # busy or lost worker's share goes elsewhere.
+            preferred = [g.workers[j % len(g.workers)]] if g.workers else None
+            with dask.annotate(workers=preferred, allow_other_workers=True):
+                out.append(dask.delayed(merge, pure=False)(*[s[j] for s in splits],
+                                                           dask_key_name=g.key(node.full_label)))
+        return out
 
     def _pardo(self, node: AppliedPTransform, parts: list[Any]) -> None:
         """Corrects: Beam's translation builds the DoFn invoker from objects that dask's cloudpickle
@@ -448,8 +457,12 @@ class _Translator(PipelineVisitor):
         side_specs = [(type(si), si._view_options()) for si in node.side_inputs]
         side_parts = [g.parts[id(si.pvalue)] for si in node.side_inputs]
         receiver_tags = [None if tag == main_tag else tag for tag in tags]
-        payload = dask.delayed(pickler.dumps((fn, t.args, t.kwargs, node.inputs[0].windowing, side_specs,
-                                              receiver_tags)), name=g.key(node.full_label + "-fn"))
+        try:
+            windowing = node.inputs[0].windowing
+        except AttributeError:  # the output of Beam's _Read override, which declares no windowing
+            windowing = beam.Windowing(GlobalWindows())
+        payload = dask.delayed(pickler.dumps((fn, t.args, t.kwargs, windowing, side_specs, receiver_tags)),
+                               name=g.key(node.full_label + "-fn"))
         step = node.full_label
         results = [dask.delayed(_run_pardo, pure=False)(g.job, step, payload, part, side_parts,
                                                          dask_key_name=g.key(step))
@@ -565,8 +578,9 @@ class DaskRunner(BeamDaskRunner):
             raise DaskUnreachable(f"cannot reach the dask scheduler at {where} ({type(exc).__name__}): start "
                                   "`dask scheduler` and `dask worker`s, or fix --dask_client_address") from None
         try:
-            parallelism = bag_kwargs.get("npartitions") or 2 * max(1, sum(client.nthreads().values()))
-            graph = _Graph(uuid.uuid4().hex, parallelism, bag_kwargs.get("partition_size"))
+            slots = sorted(addr for addr, threads in client.nthreads().items() for _ in range(threads))
+            parallelism = bag_kwargs.get("npartitions") or 2 * max(1, len(slots))
+            graph = _Graph(uuid.uuid4().hex, parallelism, bag_kwargs.get("partition_size"), slots)
             pipeline.visit(_Translator(graph))
             leaves = [dask_delayed_count(part) for pc in graph.produced if id(pc) not in graph.consumed
                       for part in graph.parts[id(pc)]]

@@ -490,7 +490,21 @@ def dask_address() -> str:
         unavailable("no dask cluster: NEWSPIPE_TEST_DASK_ADDRESS is unset (tests/run.sh starts a scheduler and 2 workers)")
     if not _dask_reachable(address):
         unavailable(f"no dask scheduler answers at NEWSPIPE_TEST_DASK_ADDRESS={address}")
+    warm_up(address, 2)
     return address
+
+
+def warm_up(address: str, workers: int) -> None:
+    """Wait for `workers` workers and import Beam and newspipe in each: a cold worker spends seconds on its
+    first task importing them, while a warm one steals all the work (which the tests would then misread)."""
+    import importlib
+
+    from distributed import Client
+
+    with Client(address, timeout=60, set_as_default=False) as client:
+        client.wait_for_workers(workers, timeout=120)
+        client.run(importlib.import_module, "pipeline.runners.dask")
+        client.run(importlib.import_module, "pipeline.graph")
 
 
 @dataclass
@@ -520,8 +534,6 @@ class DaskCluster:
 
 
 def start_dask_cluster(base: Path, workers: int = 2, nanny: bool = False) -> DaskCluster:
-    from distributed import Client
-
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     dask_bin = Path(sys.executable).parent / "dask"
@@ -536,8 +548,7 @@ def start_dask_cluster(base: Path, workers: int = 2, nanny: bool = False) -> Das
                                 "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
                                 "--local-directory", str(base / f"w{i}"), "--nanny" if nanny else "--no-nanny"],
                                base / f"worker-{i}.log", cwd=ROOT))
-        with Client(cluster.address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=120)
+        warm_up(cluster.address, workers)
     except BaseException:
         cluster.stop()
         raise

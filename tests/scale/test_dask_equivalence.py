@@ -24,7 +24,7 @@ def test_seeds_match_local_runner(rs, dask_address: str, direct_seeds, tmp_path:
     assert rs.manifest_counts(run) == rs.manifest_counts(direct_seeds)
 
 
-@pytest.mark.slow
+@pytest.mark.scale  # two 5,000-article runs: minutes (NEWSPIPE_SCALE=1 or -m scale)
 def test_synth_5k_matches_local_runner(rs, dask_address: str, direct_synth_5k, tmp_path: Path) -> None:
     corpus, direct = direct_synth_5k
     run = rs.run(f"{corpus}/*", tmp_path / "out", ["--dask_client_address", dask_address],
