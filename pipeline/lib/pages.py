@@ -246,18 +246,33 @@ def _teaser_opener_end(line: str, listed_only: bool = False) -> int | None:
     openers = teaser_openers()
     found = _TEASER_SEPARATOR.search(line, 0, min(len(line), 60))
     if found is not None and found.start() > 0:
-        prefix = match_key(line[: found.start()]).split()
+        words = line[: found.start()].split()
+        prefix = [key for word in words for key in _word_key(word).split()]
         # The opener may carry a few more words before the separator: "اقرأ أيضاً على موقعنا:".
         if len(prefix) <= _TEASER_MAX_PREFIX_WORDS and (
             any(" ".join(prefix[:count]) in openers for count in range(min(len(prefix), 4), 0, -1))
             or (not listed_only and _cued_prefix(prefix))
         ):
             return found.end()
-    tokens = list(_TOKEN.finditer(line, 0, min(len(line), 60)))
+    tokens = list(_TOKEN.finditer(line, 0, min(len(line), 60)))[:5]
+    if len(tokens) < 3 or _word_key(tokens[0].group()) not in _opener_first_words():
+        return None
+    keys = [_word_key(token.group()) for token in tokens]
     for count in (4, 3, 2):
-        if len(tokens) > count and match_key(line[: tokens[count - 1].end()]) in openers:
+        if len(tokens) > count and " ".join(keys[:count]) in openers:
             return tokens[count].start()
     return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> str:
+    """match_key of one word, cached: body lines repeat the same few opening words."""
+    return match_key(word)
+
+
+@functools.lru_cache(maxsize=1)
+def _opener_first_words() -> frozenset[str]:
+    return frozenset(phrase.split()[0] for phrase in teaser_openers() if phrase)
 
 
 def _headline_shaped(text: str) -> bool:
@@ -581,7 +596,7 @@ def _split_aggregator(lines: list[str]) -> list[ParsedArticle]:
     # On a page that marks its next article with "إقرأ أيضاً:", the main article runs up to that
     # marker: a headline-shaped line inside it (a subheading, a list, a teaser) is no new article.
     # After the marker, several articles may follow one another unmarked.
-    before_marker = any(_key(line) in _READ_MORE_KEYS for line in content if len(line) <= 300)
+    before_marker = any(_key(line) in _READ_MORE_KEYS for line in content if len(line) <= 40)
     teaser_header_open = False  # the previous line was a bare opener such as "قد يهمك:"
     for index, line in enumerate(content):
         key = _key(line) if len(line) <= 300 else ""
