@@ -1,7 +1,9 @@
 """Arabic-aware text normalisation: the one place that cleans Arabic text.
 
-Two forms exist. `clean_text` is for display and storage (it only removes noise: tatweel,
-zero-width and bidi controls, presentation forms, Arabic-Indic digits, odd whitespace).
+Two forms exist. `clean_text` is for text features and lookups (tokens, topics, dates, training
+text; it only removes noise: tatweel, zero-width and bidi controls, presentation forms,
+Arabic-Indic digits, odd whitespace). Stored titles and bodies are never passed through it: they
+keep the page's characters ("لـCNN", "الـ 92", tanween), see pipeline/transforms/clean.py.
 `match_form` additionally folds letter variants (alef, yeh, teh marbuta, Persian letters) so that
 spellings of one name compare equal; entity matching and dedupe use it. `match_form_with_offsets`
 maps every character of the match form back to its index in the original text, so spans found in
