@@ -119,7 +119,7 @@ class _ReadFileFn(StageFn):
     def setup(self) -> None:
         self._storages: dict[bool, Storage] = {}
         self._counters: dict[str, object] = {}
-        self._language_prefilter = None
+        self._language_prefilter = self._load_prefilter()
 
     def _storage(self, uri: str) -> Storage:
         key = is_s3(uri)
@@ -174,7 +174,7 @@ class _ReadFileFn(StageFn):
         return beam.pvalue.TaggedOutput(DEAD, letter)
 
     def _warc(self, item: WorkItem, window: ByteWindow, end: int) -> Iterator:
-        pages = WarcPages(item.uri, self.cfg.warc, self._prefilter())
+        pages = WarcPages(item.uri, self.cfg.warc, self._language_prefilter)
         for out in pages.read(window, item.start, end):
             if isinstance(out, Page):
                 yield out.doc
@@ -183,18 +183,15 @@ class _ReadFileFn(StageFn):
             else:
                 self._count(f"warc.{out.counter}")
 
-    def _prefilter(self):  # type: ignore[no-untyped-def]
+    def _load_prefilter(self):  # type: ignore[no-untyped-def]
+        """The WARC language prefilter (`warc.languages`), on the same detector the language stage uses."""
         if not self.cfg.warc.languages:
             return None
-        if self._language_prefilter is None:
-            from pipeline.lib.crawl import LanguagePrefilter
-            from pipeline.lib.language import ARABIC_SCRIPT_CODES, LanguageDetector
+        from pipeline.lib.crawl import LanguagePrefilter
+        from pipeline.lib.language import ARABIC_SCRIPT_CODES, LanguageDetector
 
-            detector = LanguageDetector.load(min_confidence=self.cfg.language.min_confidence)
-            self._language_prefilter = LanguagePrefilter(
-                tuple(self.cfg.warc.languages), detector.detect, tuple(ARABIC_SCRIPT_CODES)
-            )
-        return self._language_prefilter
+        detector = LanguageDetector.load(min_confidence=self.cfg.language.min_confidence)
+        return LanguagePrefilter(tuple(self.cfg.warc.languages), detector.detect, tuple(ARABIC_SCRIPT_CODES))
 
     def _jsonl_range(self, item: WorkItem, window: ByteWindow, end: int) -> Iterator:
         """Lines starting in the range. JSONL is UTF-8; `line` counts from the range's first line
