@@ -7,6 +7,7 @@ NEWSPIPE_TEST_DASK_ADDRESS); the runs are `newspipe run` exactly as a user types
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,32 @@ def test_s3_input_and_output_on_workers(rs, dask_address: str, direct_seeds, min
     objects = [o.object_name for o in minio_client.list_objects(s3_bucket, prefix="dask/", recursive=True)]
     assert any(o.startswith("dask/articles/") and o.endswith(".parquet") for o in objects)
     assert any(o.startswith("dask/_runs/") for o in objects)
+
+
+def test_one_big_jsonl_in_byte_ranges_spreads_over_workers(rs, dask_address: str, tmp_path: Path) -> None:
+    """One JSONL file read as byte ranges (input.range_bytes, pipeline/io/ranges.py): after Reshuffle the
+    ranges run on both workers, and the rows are the local runner's. Parallelism is not capped by files."""
+    import json
+
+    from distributed import Client
+
+    from benchmarks.synth import make_corpus
+
+    big = tmp_path / "in" / "big.jsonl"
+    big.parent.mkdir()
+    big.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in make_corpus(240)), encoding="utf-8")
+    config = tmp_path / "ranges.yaml"
+    config.write_text((rs.DASK_CONFIG.read_text() + "\ninput:\n  range_bytes: 65536\n"))
+    local_config = tmp_path / "ranges-local.yaml"
+    local_config.write_text("input:\n  range_bytes: 65536\n")
+    local = rs.run(str(big), tmp_path / "local", [], "one big jsonl in ranges: direct",
+                   extra=["--config", str(local_config)])
+    with Client(dask_address, timeout=30, set_as_default=False) as client:
+        started = time.time()
+        on_dask = rs.run(str(big), tmp_path / "dask", ["--dask_client_address", dask_address],
+                         "one big jsonl in ranges: dask", extra=["--config", str(config)])
+        stream = client.get_task_stream(start=started)  # which worker ran which task (the scheduler records it)
+    rs.assert_equivalent(local.output, on_dask.output, "one big jsonl in byte ranges: dask vs local")
+    assert big.stat().st_size > 4 * 65536
+    readers = {t["worker"] for t in stream if str(t["key"]).startswith("Read-ReadFile")}
+    assert len(readers) == 2, f"the ranges of one file were read on {len(readers)} worker(s)"
