@@ -2,8 +2,8 @@
 
 Per article a StoryRecord (MinHash signature, entity keys, event and ingest day) is computed where
 the article is. Candidate groups come from a GroupByKey on LSH band keys and (entity, day) keys
-(pipeline/lib/stories.py); the rule is evaluated per group, in parallel, and only the edges (id
-pairs) are gathered for union-find. Articles of earlier runs, read from `_state/stories/` by the
+(pipeline/lib/stories.py) over article refs (the records, one per article, are a side input); the
+rule is evaluated per group, in parallel, and only the edges (id pairs) are gathered for union-find. Articles of earlier runs, read from `_state/stories/` by the
 `state` transforms (pipeline/io/story_state.py), join the groups, so a story and a `duplicate_of`
 hold across runs, polls and windows. A written story id never changes: when an article links two
 earlier stories, the later one is recorded as merged into the earlier.
@@ -84,9 +84,11 @@ class _EdgesFn(beam.DoFn):
         self.rules = rules
         self._groups = Metrics.counter(METRICS_NAMESPACE, "stories.candidate_groups")
 
-    def process(self, group: tuple[str, Iterable[StoryRecord]]) -> Iterator[tuple[None, tuple]]:
-        key, members = group
-        members = list(members)
+    def process(
+        self, group: tuple[str, Iterable[tuple[str, bool]]], records: dict[tuple[str, bool], StoryRecord]
+    ) -> Iterator[tuple[None, tuple]]:
+        key, refs = group
+        members = [records[ref] for ref in set(refs)]
         self._groups.inc()
         old = {r.article_id: r for r in members if r.is_old}
         for a, b in edges_in_group(key, members, self.rules):
@@ -153,12 +155,15 @@ class AssignStories(beam.PTransform):
             old = p | "NoStoryState" >> beam.Create([]).with_output_types(StoryRecord)
         marked = (unique, records, old) | "MarkCopies" >> MarkCopies(self.rules.window_days)
         rules = self.rules
+        # Only (key, article ref) pairs are shuffled; the records themselves (one per article of
+        # the run and per state row read) reach the group evaluation as a side input.
+        every = (records, old) | "NewAndStateRecords" >> beam.Flatten()
+        by_ref = AsDict(every | "KeyByRef" >> beam.Map(lambda r: ((r.article_id, r.is_old), r)))
         assigned = (
-            (records, old)
-            | "NewAndStateRecords" >> beam.Flatten()
-            | "CandidateKeys" >> beam.FlatMap(lambda r: ((k, r) for k in group_keys(r, rules)))
+            every
+            | "CandidateKeys" >> beam.FlatMap(lambda r: ((k, (r.article_id, r.is_old)) for k in group_keys(r, rules)))
             | "GroupByCandidateKey" >> beam.GroupByKey()
-            | "SameStoryEdges" >> beam.ParDo(_EdgesFn(rules))
+            | "SameStoryEdges" >> beam.ParDo(_EdgesFn(rules), by_ref)
             | "GatherEdges" >> beam.GroupByKey()
             | "UnionFind" >> beam.FlatMap(_assign).with_outputs(MERGE, main="stories")
         )
