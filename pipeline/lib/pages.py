@@ -822,7 +822,7 @@ def _text_date(paragraphs: list[str]) -> str:
     """A short visible line near the top that parses as a date: the fallback when metadata has none."""
     from pipeline.lib.dates import parse_published
 
-    for line in paragraphs[:15]:
+    for line in paragraphs[:5]:  # a date line sits under the headline, not deep in the story
         if len(line) <= _DATE_LINE_MAX and parse_published(line) is not None:
             return line
     return ""
