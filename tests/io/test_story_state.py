@@ -1,0 +1,107 @@
+"""The story state under `_state/stories/`: key-filtered partition reads, merges, staged commits
+(pipeline/io/story_state.py), on the local file system and on MinIO."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline.io.storage import LocalStorage, Storage, join
+from pipeline.io.story_state import (
+    MERGE_SCHEMA, STAGING, STATE_DIR, _to_bytes, commit_story_state, day_partition, discard_story_state,
+    read_all, read_partition, state_table, wanted_partitions,
+)
+from pipeline.lib.stories import StoryClusterer, StoryRules, key_hash, lookup_keys, make_record, story_id_for
+
+RULES = StoryRules()
+DAY = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
+TEXTS = [
+    "انفجار في ميناء المدينة يوقع عشرات الجرحى ويدمر مستودعات الحبوب قرب الرصيف الرئيسي",
+    "فاز المنتخب على نظيره في نهائي بطولة الشطرنج التي أقيمت في العاصمة وسط حضور جماهيري",
+    "ارتفعت أسعار القمح في الأسواق بعد تراجع المحصول وارتفاع كلفة الشحن البحري هذا الموسم",
+]
+
+
+def _records(tag: str) -> list:
+    signer = StoryClusterer()
+    return [
+        replace(make_record(f"{tag}{i}", signer.signature(text), {f"Q{i}", "Q99"}, DAY, DAY, DAY, f"h{tag}{i}"),
+                story_id=story_id_for(f"{tag}{i}"), canonical=f"{tag}{i}")
+        for i, text in enumerate(TEXTS)
+    ]
+
+
+def _stage(storage: Storage, out: str, tag: str, records: list) -> None:
+    staged = join(out, STATE_DIR, STAGING, tag, day_partition(records[0].day), f"seg-{tag}.parquet")
+    storage.write_bytes(staged, _to_bytes(state_table(records, RULES)))
+
+
+def test_a_partition_read_keeps_only_rows_sharing_a_key(tmp_path: Path) -> None:
+    storage, out = LocalStorage(), str(tmp_path)
+    records = _records("a")
+    _stage(storage, out, "run1", records)
+    assert read_all(storage, out) == []  # staged is not committed
+    assert commit_story_state(storage, out, "run1") == 1
+    part = day_partition(records[0].day)
+    wanted = {key_hash(k) for k in lookup_keys(records[1], RULES) if k.startswith("b")}
+    got = read_partition(storage, out, part, wanted)
+    assert [r.article_id for r in got] == ["a1"]
+    assert got[0] == records[1]  # every field round-trips
+    assert {r.article_id for r in read_partition(storage, out, part, {key_hash("h:ha2")})} == {"a2"}
+    assert read_partition(storage, out, part, {key_hash("nothing")}) == []
+    assert part in wanted_partitions(records[0], RULES)
+    later = replace(records[0], day=records[0].day + RULES.window_days + 1)
+    assert part not in wanted_partitions(later, RULES)
+
+
+def test_merges_recorded_in_a_partition_apply_to_its_rows(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    storage, out = LocalStorage(), str(tmp_path)
+    records = _records("a")
+    _stage(storage, out, "run1", records)
+    commit_story_state(storage, out, "run1")
+    merges = pa.table({"story_id": [records[1].story_id, records[2].story_id],
+                       "merged_into": [records[2].story_id, records[0].story_id]}, schema=MERGE_SCHEMA)
+    storage.write_bytes(join(out, STATE_DIR, day_partition(records[0].day), "merges-run2.parquet"), _to_bytes(merges))
+    stories = {r.article_id: r.story_id for r in read_partition(storage, out, day_partition(records[0].day), None)}
+    assert stories == {"a0": records[0].story_id, "a1": records[0].story_id, "a2": records[0].story_id}
+
+
+def test_concurrent_commits_keep_every_segment_and_a_discarded_run_leaves_nothing(tmp_path: Path) -> None:
+    storage, out = LocalStorage(), str(tmp_path)
+    tags = [f"run{i}" for i in range(6)]
+    for tag in tags:
+        _stage(storage, out, tag, _records(tag))
+    threads = [threading.Thread(target=commit_story_state, args=(storage, out, tag)) for tag in tags[:5]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    discard_story_state(storage, out, tags[5])
+    ids = {r.article_id for r in read_all(storage, out)}
+    assert ids == {f"{tag}{i}" for tag in tags[:5] for i in range(3)}
+    assert not [f for f in storage.list(join(out, STATE_DIR, STAGING)) if f.uri.endswith(".parquet")]
+
+
+@pytest.mark.minio
+def test_story_state_segments_on_minio(s3_bucket: str) -> None:
+    from pipeline.config import Config, s3_settings
+
+    out = f"s3://{s3_bucket}/out"
+    storage = Storage.for_uri(out, s3_settings(Config()))
+    for tag in ("r1", "r2"):
+        _stage(storage, out, tag, _records(tag))
+        commit_story_state(storage, out, tag)
+    assert {r.article_id for r in read_all(storage, out)} == {f"r{k}{i}" for k in (1, 2) for i in range(3)}
+    assert not storage.list(join(out, STATE_DIR, STAGING, "**"))
+
+
+def test_window_of_ingest_days_is_bounded() -> None:
+    undated = make_record("u", b"\0" * 512, set(), None, DAY, DAY + timedelta(days=30))
+    parts = wanted_partitions(undated, RULES)
+    assert all(p.startswith("ingested=") for p in parts) and len(parts) == 2 * (RULES.window_days + 2)
