@@ -26,7 +26,7 @@ from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import METRICS_NAMESPACE
 from pipeline.transforms.dedupe import KeepOnePerId, MarkCopies
 
-STATE, MERGE = "state", "merge"
+STATE, MERGE, FRESH = "state", "merge", "fresh"
 
 
 def story_text(a: Article) -> str:
@@ -119,7 +119,8 @@ def _finish(item: tuple[str, dict[str, list]], stories: dict[str, tuple[str, boo
     for a in joined["article"]:
         out = with_story(a, story or _own_story(article_id))
         yield out
-        if not known:
+        if not known:  # an article the state already holds is in the state and the stories table
+            yield TaggedOutput(FRESH, out)
             for record in joined["record"][:1]:
                 yield TaggedOutput(STATE, state_row(record, out))
 
@@ -171,7 +172,7 @@ class AssignStories(beam.PTransform):
             {"article": marked | "KeyArticlesById" >> beam.Map(lambda a: (a.id, a)),
              "record": records | "KeyRecordsById" >> beam.Map(lambda r: (r.article_id, r))}
             | "JoinStories" >> beam.CoGroupByKey()
-            | "SetStoryIds" >> beam.FlatMap(_finish, AsDict(assigned.stories)).with_outputs(STATE, main="articles")
+            | "SetStoryIds" >> beam.FlatMap(_finish, AsDict(assigned.stories)).with_outputs(STATE, FRESH, main="articles")
         )
         from pipeline.io.story_state import day_partition
 
@@ -179,7 +180,7 @@ class AssignStories(beam.PTransform):
         if self.state is not None:
             _ = (joined[STATE], merges) | "WriteStoryState" >> self.state.write()
         if self.stories_sink is not None:
-            _ = (joined.articles, assigned[MERGE]) | "WriteStories" >> self.stories_sink
+            _ = (joined[FRESH], assigned[MERGE]) | "WriteStories" >> self.stories_sink
         return joined.articles
 
 

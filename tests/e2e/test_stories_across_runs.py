@@ -78,6 +78,7 @@ def test_rerun_of_the_same_input_gives_the_same_rows_and_story_ids(tmp_path: Pat
     # The same articles again add nothing to the state (no second row per article).
     assert len(read_all(LocalStorage(), str(out))) == 4
     assert set(_segments(out)) == set(state_before)
+    assert sum(s["article_count"] for s in read_stories(str(out))) == 4  # counted once
 
 
 def _jsonl(path: Path, records: list[dict]) -> None:
