@@ -20,7 +20,7 @@ from pipeline.run import run_batch, run_feeds
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = ("000_748f4bdf56961c0a.txt", "002_778974e6473988db.txt")  # the gold same-story pair (main articles)
-FAST = Config().replace(enrich=Config().enrich.__class__(topics=False))
+FAST = Config().replace(enrich=Config().enrich.__class__(topics=False, ner_model=False))  # gazetteer entities
 
 
 def _mains(rows: list[dict]) -> dict[str, dict]:
@@ -151,7 +151,7 @@ def test_two_incremental_runs_started_together_lose_no_story_state(tmp_path: Pat
     for name in seeds:
         shutil.copy(ROOT / "seeds" / name, inbox)
     config = tmp_path / "fast.yaml"
-    config.write_text("enrich: {topics: false}\ninput: {chunk_files: 1}\n")
+    config.write_text("enrich: {topics: false, ner_model: false}\ninput: {chunk_files: 2}\n")
     cmd = [sys.executable, "-m", "pipeline", "run", "--incremental", "-i", str(inbox), "-o", str(out), "--json", "-q",
            "--config", str(config)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -188,7 +188,10 @@ def test_killed_run_leaves_the_state_as_it_was(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_batch([str(ROOT / "seeds" / PAIR[0])], str(out), FAST)
     before = _segments(out)
-    cmd = [sys.executable, "-m", "pipeline", "run", "-i", str(ROOT / "seeds" / PAIR[1]), "-o", str(out), "-q"]
+    config = tmp_path / "fast.yaml"
+    config.write_text("enrich: {topics: false, ner_model: false}\n")
+    cmd = [sys.executable, "-m", "pipeline", "run", "-i", str(ROOT / "seeds" / PAIR[1]), "-o", str(out), "-q",
+           "--config", str(config)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     staging = out / STATE_DIR / "_staging"
     deadline = datetime.now() + timedelta(seconds=300)
@@ -230,10 +233,11 @@ def test_stories_keep_their_id_when_merged(tmp_path: Path) -> None:
     half = len(words) // 2
     a = {"title": base["title"], "body": " ".join(words[: half + 10]), "url": "https://a.example/1", "outlet": "A",
          "published": "2024-03-01T08:00:00Z"}
+    # Five days apart: too far for the same-event rule, so the halves stay two stories.
     b = {"title": "خبر", "body": " ".join(words[half - 10:]), "url": "https://b.example/2", "outlet": "B",
-         "published": "2024-03-02T08:00:00Z"}
+         "published": "2024-03-06T08:00:00Z"}
     bridge = {"title": base["title"], "body": base["body"], "url": "https://c.example/3", "outlet": "C",
-              "published": "2024-03-03T08:00:00Z"}
+              "published": "2024-03-03T20:00:00Z"}
     _jsonl(tmp_path / "a.jsonl", [a])
     _jsonl(tmp_path / "b.jsonl", [b])
     _jsonl(tmp_path / "c.jsonl", [bridge])
