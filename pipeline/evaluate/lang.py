@@ -161,6 +161,7 @@ def evaluate_lingua_testdata(
         cached = json.loads(Path(baseline_cache).read_text(encoding="utf-8"))
     cells: dict[str, dict[str, dict]] = {}
     label_stats: dict[str, dict] = {}
+    calibration: dict[str, list[dict]] = {}
     below: list[dict] = []
     for length, by_code in data.items():
         ours_all: dict[str, list[LanguageGuess]] = {}
@@ -195,6 +196,9 @@ def evaluate_lingua_testdata(
                 Counter(g.code for g in ours if not _is_right(code, g.code)).most_common(3)
             )
             cells.setdefault(code, {})[length] = cell
+        calibration[length] = _reliability(
+            [(g.confidence, _is_right(code, g.code)) for code, guesses in ours_all.items() for g in guesses]
+        )
         if label in ours_all:
             p, r = _precision_recall(ours_all, label)
             pt, rt = _precision_recall(ours_all, label, min_confidence)
@@ -206,4 +210,30 @@ def evaluate_lingua_testdata(
             label_stats[length] = stats
     if baseline_cache:
         Path(baseline_cache).write_text(json.dumps(cached), encoding="utf-8")
-    return {"cells": cells, label: label_stats, "below_lingua": below, "min_confidence": min_confidence}
+    return {
+        "cells": cells,
+        label: label_stats,
+        "below_lingua": below,
+        "min_confidence": min_confidence,
+        "calibration": calibration,
+    }
+
+
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0001)
+
+
+def _reliability(pairs: list[tuple[float, bool]]) -> list[dict]:
+    """Per confidence bin: how many answers, their mean confidence and the share that was right."""
+    out = []
+    for low, high in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:]):
+        inside = [(c, ok) for c, ok in pairs if low <= c < high]
+        if inside:
+            out.append(
+                {
+                    "bin": f"[{low}, {min(high, 1.0)}{']' if high > 1 else ')'}",
+                    "n": len(inside),
+                    "mean_confidence": round(sum(c for c, _ in inside) / len(inside), 4),
+                    "accuracy": round(sum(ok for _, ok in inside) / len(inside), 4),
+                }
+            )
+    return out
