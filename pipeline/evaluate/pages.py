@@ -3,9 +3,10 @@
 Pages are built from ANT articles of outlets the teaser openers were not mined from (mining used
 AlArabiya and France24; see pipeline/training/mine_teaser_openers.py): JawharaFM (2014-2017) as the
 dev set and SkyNews Arabia (2018) as the test set. Each page holds 2-3 articles in the "asharq" or
-"aggregator" layout (where a third article sometimes follows the second with no marker), with inline related-article lines ("<opener><sep> <headline of another
-article>") put between body paragraphs. Some openers in the draw are not in the shipped list, to
-measure what the shape rule does with forms nobody listed.
+"aggregator" layout (where a third article sometimes follows the second with no marker), with
+inline related-article lines ("<opener><sep> <headline of another article>", or the opener and the
+headline on two lines) put between body paragraphs. Some openers in the draw are not in the
+shipped list, to measure what the shape rule does with forms nobody listed.
 
     python -m pipeline.evaluate.pages --ant /work/shared/data/ant/ant_v2.1_train_sources.tar.xz \\
         --source SkyNews --pages 500            # prints one JSON object with the check shares
@@ -97,7 +98,7 @@ def _first_sentence(paragraph: str) -> str:
 
 
 def _with_teasers(rng: random.Random, body: list[str], pool: list[Source]) -> tuple[list[str], list[str], list[str]]:
-    body = list(body)
+    slots: list[list[str]] = [[] for _ in body]  # teaser lines to put after each paragraph
     teasers: list[str] = []
     unlisted: list[str] = []
     for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
@@ -107,10 +108,13 @@ def _with_teasers(rng: random.Random, body: list[str], pool: list[Source]) -> tu
             unlisted.append(headline)
         else:
             opener = rng.choice(LISTED_OPENERS)
-        line = f"{opener}{rng.choice(SEPARATORS)}{headline}"
-        body.insert(rng.randint(1, len(body)), line)
+        slot = slots[rng.randint(0, len(body) - 1)]
+        if rng.random() < 0.1:  # the opener on a line of its own, the headline on the next
+            slot += [f"{opener}:", headline]
+        else:
+            slot.append(f"{opener}{rng.choice(SEPARATORS)}{headline}")
         teasers.append(headline)
-    return body, teasers, unlisted
+    return [line for paragraph, slot in zip(body, slots) for line in (paragraph, *slot)], teasers, unlisted
 
 
 def _caption(rng: random.Random, pool: list[Source]) -> str:

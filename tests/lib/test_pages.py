@@ -444,3 +444,21 @@ def test_aggregator_headline_without_body_is_a_teaser_and_lists_are_no_articles(
                                            "برنامج مباريات الجولة الأخيرة من البطولة"]
     assert len(articles[1].paragraphs) == 5
     assert [r.headline for r in articles[1].related] == ["وزير الرياضة يزور المنتخب في معسكره التحضيري"]
+
+
+def test_two_line_teasers_in_both_layouts() -> None:
+    first = "قال مسؤولون في شركة النفط الوطنية، الاثنين، إن الإنتاج ارتفع خلال الربع الأخير من العام الماضي."
+    second = "وأضافوا أن الشركة تخطط لزيادة صادراتها إلى الأسواق الآسيوية خلال العام الجاري."
+    last = "وتتوقع الشركة أن تبلغ إيراداتها مستوى قياسيا بنهاية العام."
+    title = "شركة النفط الوطنية ترفع إنتاجها في الربع الأخير"
+    # asharq: an inline "مواضيع ذات صلة:" above the page's own related block
+    [article] = split_page(_asharq_page(title, [first, "مواضيع ذات صلة:", TEASER_HEADLINE, second, last]))
+    assert article.paragraphs == [first, second, last]
+    assert article.related[0].headline == TEASER_HEADLINE and len(article.related) == 2
+    # aggregator: "إقرأ أيضا:" above the source line, then the story goes on ("وأضافوا ...")
+    lines = [title, "تاريخ النشر: 2nd, March 2018 GMT", first, "إقرأ أيضا:", TEASER_HEADLINE, second, last,
+             "المصدر: وكالات", "إقرأ أيضاً:", "عنوان الخبر الثاني في الصفحة نفسها", first]
+    articles = split_page("\n".join(lines))
+    assert [a.title for a in articles] == [title, "عنوان الخبر الثاني في الصفحة نفسها"]
+    assert articles[0].paragraphs == [first, second, last] and articles[0].outlet == "وكالات"
+    assert [r.headline for r in articles[0].related] == [TEASER_HEADLINE]
