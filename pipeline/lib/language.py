@@ -426,7 +426,11 @@ _ARABIC_LEAD_BYTES = (b"\xd8", b"\xd9", b"\xda", b"\xdb", b"\xdd")
 # Frequent non-letters inside those blocks (punctuation, Arabic-Indic digits).
 _ARABIC_NON_LETTERS = "،؛؟٪۔" + "".join(chr(0x0660 + i) for i in range(10)) + "".join(chr(0x06F0 + i) for i in range(10))
 _LETTER = re.compile(r"[^\W\d_]")
-_ARABIC_LETTER = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+# Arabic-script letters only: harakat, tatweel, digits and punctuation of the block are not letters.
+_ARABIC_LETTER = re.compile(
+    "[\u0620-\u063f\u0641-\u064a\u066e-\u066f\u0671-\u06d3\u06d5\u06ee-\u06ef\u06fa-\u06fc\u06ff"
+    "\u0750-\u077f\u08a0-\u08c9\ufb50-\ufdff\ufe70-\ufefc]"
+)
 # The script vote reads at most this much: enough to tell the majority script.
 SCRIPT_HEAD_CHARS = 2000
 
@@ -450,13 +454,11 @@ def _letter_stats(raw: str) -> _Stats:
     # Harakat and tatweel also sit in the block and land in "other": a small, even dilution.
     arabic = in_block - non_letters
     classes["other"] = max(arabic - marked, 0)
+    # The script vote: letters of the head (harakat and digits are no letters).
     head = raw[:SCRIPT_HEAD_CHARS]
     letters = len(_LETTER.findall(head))
     arabic_head = len(_ARABIC_LETTER.findall(head))
-    other = max(letters - arabic_head, 0)
-    if len(raw) > SCRIPT_HEAD_CHARS and arabic_head:
-        other = round(other * arabic / arabic_head)  # same proportion over the whole text
-    return _Stats(arabic, other, classes)
+    return _Stats(arabic_head, max(letters - arabic_head, 0), classes)
 
 
 # lingua reads at most the head of a text: its cost grows with length, and every sentence of its
@@ -557,9 +559,10 @@ class LanguageDetector:
     def probabilities(self, text: str) -> dict[str, float]:
         """Candidate code -> probability ({} when there is nothing to decide from)."""
         stats = _letter_stats(text)
-        if stats.arabic_letters + stats.other_letters < MIN_LETTERS:
-            return {}
         head = _cut(text, LINGUA_HEAD_CHARS)
+        if stats.arabic_letters + stats.other_letters < MIN_LETTERS:
+            # No letters; digits of a script only one language writes (Gujarati ૧૧૦) are lingua's.
+            return self._lingua_other(head) if not head.isascii() else {}
         if self._is_arabic_text(stats):
             return self._arabic_probabilities(text, stats, self._lingua_arabic(head))
         return self._lingua_other(head, long=len(text) > LINGUA_HEAD_CHARS)
@@ -575,6 +578,8 @@ class LanguageDetector:
         other_idx: list[int] = []
         for i, st in enumerate(stats):
             if st.arabic_letters + st.other_letters < MIN_LETTERS:
+                if not heads[i].isascii():
+                    other_idx.append(i)
                 continue
             (arabic_idx if self._is_arabic_text(st) else other_idx).append(i)
         if arabic_idx:
