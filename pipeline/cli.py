@@ -518,17 +518,21 @@ def _print_json(result: dict) -> None:
 def eval_ner(
     conll: Path = typer.Option(..., "--conll", exists=True, dir_okay=False, help="token-per-line 'token TAG' BIO file."),
     crf_only: bool = typer.Option(False, "--crf-only", help="Score the trained tagger alone, without the gazetteer."),
+    doc_size: int = typer.Option(
+        1, "--doc-size", min=1, help="Tag N consecutive sentences as one text, as an article is (document consistency)."
+    ),
 ) -> None:
     """Entity P/R/F1 per type (conlleval-style) of the same tagger the pipeline runs.
 
-    Example: newspipe eval ner --conll ANERCorp_test.txt
+    Example: newspipe eval ner --conll ANERCorp_test.txt [--doc-size 10]
     """
     from pipeline.evaluate.ner import evaluate_conll
     from pipeline.lib.gazetteer import Gazetteer
     from pipeline.lib.ner import NerTagger
 
     err.print(f"scoring {conll} ...")
-    _print_json(evaluate_conll(str(conll), NerTagger.load(), None if crf_only else Gazetteer.load(), crf_only=crf_only))
+    gazetteer = None if crf_only else Gazetteer.load()
+    _print_json(evaluate_conll(str(conll), NerTagger.load(), gazetteer, crf_only=crf_only, doc_size=doc_size))
 
 
 @eval_app.command("topics")

@@ -82,11 +82,13 @@ def evaluate_sentences(
     return score_chunks(gold, pred)
 
 
-def evaluate_conll(path: str, tagger: Any, gazetteer: Any = None, crf_only: bool = False) -> dict[str, Any]:
+def evaluate_conll(
+    path: str, tagger: Any, gazetteer: Any = None, crf_only: bool = False, doc_size: int = 1
+) -> dict[str, Any]:
     """conlleval-style scores of the entity pipeline on a CoNLL file.
 
     Returns {"per_type": {"PER"|"LOC"|"ORG"|"MISC": {"precision","recall","f1","support"}},
     "micro": {...}} with fractions in [0, 1]. `crf_only=True` scores `tagger.tag_tokens` alone
     (no gazetteer combination).
     """
-    return evaluate_sentences(read_conll(path), tagger, gazetteer, crf_only=crf_only)
+    return evaluate_sentences(read_conll(path), tagger, gazetteer, crf_only=crf_only, doc_size=doc_size)
