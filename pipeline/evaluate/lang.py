@@ -6,9 +6,10 @@ code ("ar.txt", "ckb.txt", ...). Blank lines are skipped.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.lib.language import LanguageGuess
 
@@ -90,8 +91,7 @@ def read_lingua_testdata(path: str, lengths: tuple[str, ...] = LENGTHS) -> dict[
         files = sorted((root / length).glob("*.txt"))
         if files:
             data[length] = {
-                f.stem: [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
-                for f in files
+                f.stem: [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()] for f in files
             }
     if not data:
         raise FileNotFoundError(f"no {'/'.join(lengths)} folders of <code>.txt files in {path}")
@@ -180,7 +180,7 @@ def evaluate_lingua_testdata(
             n = len(texts)
             ours_acc = sum(_is_right(code, g.code) for g in ours) / n
             answered = [g for g in ours if g.confidence >= min_confidence]
-            cell = {
+            cell: dict[str, Any] = {
                 "n": n,
                 "ours": round(ours_acc, 4),
                 "answered": round(len(answered) / n, 4),
@@ -192,9 +192,7 @@ def evaluate_lingua_testdata(
                 cell["lingua"] = round(sum(_is_right(code, g.code) for g in theirs) / n, 4)
                 if cell["ours"] < cell["lingua"]:
                     below.append({"language": code, "length": length, "ours": cell["ours"], "lingua": cell["lingua"]})
-            cell["confusions"] = dict(
-                Counter(g.code for g in ours if not _is_right(code, g.code)).most_common(3)
-            )
+            cell["confusions"] = dict(Counter(g.code for g in ours if not _is_right(code, g.code)).most_common(3))
             cells.setdefault(code, {})[length] = cell
         calibration[length] = _reliability(
             [(g.confidence, _is_right(code, g.code)) for code, guesses in ours_all.items() for g in guesses]
@@ -202,8 +200,10 @@ def evaluate_lingua_testdata(
         if label in ours_all:
             p, r = _precision_recall(ours_all, label)
             pt, rt = _precision_recall(ours_all, label, min_confidence)
-            stats = {"ours": {"precision": round(p, 4), "recall": round(r, 4)},
-                     "ours_at_min_confidence": {"precision": round(pt, 4), "recall": round(rt, 4)}}
+            stats = {
+                "ours": {"precision": round(p, 4), "recall": round(r, 4)},
+                "ours_at_min_confidence": {"precision": round(pt, 4), "recall": round(rt, 4)},
+            }
             if all(theirs_all.values()):
                 pl, rl = _precision_recall(theirs_all, label)
                 stats["lingua"] = {"precision": round(pl, 4), "recall": round(rl, 4)}
@@ -225,7 +225,7 @@ CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0001)
 def _reliability(pairs: list[tuple[float, bool]]) -> list[dict]:
     """Per confidence bin: how many answers, their mean confidence and the share that was right."""
     out = []
-    for low, high in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:]):
+    for low, high in itertools.pairwise(CONFIDENCE_BINS):
         inside = [(c, ok) for c, ok in pairs if low <= c < high]
         if inside:
             out.append(

@@ -1,13 +1,19 @@
-"""Language identification that tells apart the languages written in Arabic script.
+"""Language identification over all of lingua's languages, with Arabic-script text decided here.
 
-lingua decides between scripts and among the languages it models (Arabic, Persian, Urdu, English,
-French, ...). It has no model for Pashto, Sorani Kurdish, Sindhi or Uyghur and confuses them with
-Persian and Urdu, so Arabic-script text goes through a letter-and-word model here instead: each
-language gets a multinomial profile over the letters that tell these orthographies apart (Arabic
-ة/ي/ك against Persian ی/ک, Urdu ے/ں/ہ/ٹ, Pashto ښ/ړ/ډ/ۍ/ې, Sorani ڵ/ڕ/ێ/ە, Sindhi ڪ/ڻ/ڏ/۾,
-Uyghur ۇ/ۈ/ڭ/ۋ/ى, ...), counted over the WHOLE text so that a stray foreign-letter place name
-in a long body only moves the proportions a little; common function words add evidence on short
-text; lingua's Arabic/Persian/Urdu confidences on the first ~1000 characters break ties.
+Text whose letters are mostly not Arabic script gets lingua's answer (high-accuracy mode over every
+language it models, on the same head of text lingua alone would read), so on those languages this
+is lingua. Arabic-script text is decided among ar, fa, ur and the languages lingua has no model for
+(Pashto, Sorani Kurdish, Sindhi, Uyghur; Dari as a reading of Persian) by a log-linear sum of:
+
+- letter classes that tell the orthographies apart (Arabic ة/ي/ك against Persian ی/ک, Urdu ے/ں/ہ/ٹ,
+  Pashto ښ/ړ/ډ/ۍ/ې, Sorani ڵ/ڕ/ێ/ە, Sindhi ڪ/ڻ/ڏ/۾, Uyghur ۇ/ۈ/ڭ/ۋ/ى, ...), counted over the WHOLE
+  text so that a stray foreign-letter place name in a long body only moves the proportions a little;
+- word frequencies (wordfreq's ar/fa/ur lists), which decide single words and short titles;
+- common function words of each language;
+- lingua's Arabic/Persian/Urdu confidences on the head of the text; and a prior.
+The weights (`ArabicScriptWeights`) are tuned by pipeline/training/tune_lang.py on samples that
+pipeline/training/lang_samples.py builds; lingua's own test data is only measured on
+(`newspipe eval lang --lingua-testdata DIR`, docs/quality.md).
 
 Dari is a variety of Persian with the same alphabet. It is reported as "prs" only when Afghan
 vocabulary (استند, ولسوالی, شاروالی, پوهنتون, ...) outweighs Iranian vocabulary (هستند, استان,
@@ -22,18 +28,14 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pipeline.lib.arabic import HARAKAT, clean_text, fold_letters
 
 UNDETERMINED = "und"
 # Languages this module decides from letters/words, not from lingua alone.
 ARABIC_SCRIPT_CODES = ("ar", "fa", "prs", "ur", "ps", "ckb", "sd", "ug")
-DEFAULT_LANGUAGES = (*ARABIC_SCRIPT_CODES, "en", "fr", "de", "es", "it", "tr", "ru", "he")
 LINGUA_ARABIC_SCRIPT = ("ar", "fa", "ur")
-# lingua sees only the head of the text: its cost grows linearly with length, and ~100 words
-# decide between the languages it models (letter statistics cover the rest of the text).
-LINGUA_HEAD_CHARS = 600
 # Below this many letters nothing is decided (lingua answers for any letter, so do we).
 MIN_LETTERS = 1
 
@@ -230,19 +232,14 @@ for _code, _code_words in _FUNCTION_WORDS.items():
     for _word in _code_words:
         _FUNCTION_WORD_INDEX[_word] = (*_FUNCTION_WORD_INDEX.get(_word, ()), _code)
 
-# Prior over languages for an Arabic-first news pipeline: with no distinguishing evidence (a short
-# title of letters every Arabic-script language shares) the likely answer is Arabic, and among
-# Latin-script texts from Middle-East/North-Africa outlets, English then French. One distinctive
-# letter (~6 nats) or two function words outweigh these log-prior gaps (<= 2.4 nats).
+# Prior over the Arabic-script languages for an Arabic-first news pipeline: with no distinguishing
+# evidence (a short title of letters every Arabic-script language shares) the likely answer is
+# Arabic. The Arabic share is ArabicScriptWeights.prior_ar (tuned); these are the others'.
 # fmt: off
-_PRIOR: dict[str, float] = {
-    "ar": 0.55, "fa": 0.15, "ur": 0.10, "ps": 0.05, "ckb": 0.05, "sd": 0.05, "ug": 0.05,
-    "en": 0.40, "fr": 0.30,
-}
+_PRIOR: dict[str, float] = {"fa": 0.15, "ur": 0.10, "ps": 0.05, "ckb": 0.05, "sd": 0.05, "ug": 0.05}
 # fmt: on
 _DEFAULT_PRIOR = 0.05
-# lingua's ar/fa/ur confidence enters as LINGUA_WEIGHT * log(max(conf, LINGUA_FLOOR)).
-LINGUA_WEIGHT = 1.0
+# lingua's ar/fa/ur confidence enters as weight * log(max(conf, LINGUA_FLOOR)).
 LINGUA_FLOOR = 0.01
 
 # Dari vs Iranian Persian: lexical choices that differ between the two standards.
@@ -307,7 +304,10 @@ _AFFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل"),
         ("هما", "كما", "ها", "هم", "هن", "كم", "نا", "ون", "ين", "ات", "ان", "ه", "ة", "ي"),
     ),
-    "fa": (("نمی", "می", "ب", "ن"), ("هایی", "های", "ها", "ترین", "تر", "ان", "ای", "ی", "ش", "م", "ت", "یم", "ید", "ند")),
+    "fa": (
+        ("نمی", "می", "ب", "ن"),
+        ("هایی", "های", "ها", "ترین", "تر", "ان", "ای", "ی", "ش", "م", "ت", "یم", "ید", "ند"),
+    ),
     "ur": ((), ("وں", "یں", "ئیں", "ے", "ی", "ا", "یاں")),
 }
 _AFFIXES = {
@@ -364,7 +364,7 @@ class ArabicScriptWeights:
 DEFAULT_WEIGHTS = ArabicScriptWeights()
 
 
-def _lingua_language(code: str) -> object | None:
+def _lingua_language(code: str) -> Any:
     from lingua import IsoCode639_1, Language
 
     iso = getattr(IsoCode639_1, code.upper(), None)
@@ -383,11 +383,11 @@ def lingua_codes() -> tuple[str, ...]:
     return tuple(sorted(lang.iso_code_639_1.name.lower() for lang in Language.all()))
 
 
-_LINGUA_DETECTORS: dict[tuple[tuple[str, ...], bool], object] = {}
+_LINGUA_DETECTORS: dict[tuple[tuple[str, ...], bool], Any] = {}
 _LINGUA_LOCK = threading.Lock()
 
 
-def _lingua_detector(codes: tuple[str, ...], low_accuracy: bool = False) -> object:
+def _lingua_detector(codes: tuple[str, ...], low_accuracy: bool = False) -> Any:
     """A lingua detector for these languages, shared by every LanguageDetector of this process.
 
     Models load lazily: a process that sees only Arabic-script text loads ar/fa/ur only.
@@ -424,7 +424,9 @@ class _Stats:
 # than iterating characters, which matters at 5 KB per record.
 _ARABIC_LEAD_BYTES = (b"\xd8", b"\xd9", b"\xda", b"\xdb", b"\xdd")
 # Frequent non-letters inside those blocks (punctuation, Arabic-Indic digits).
-_ARABIC_NON_LETTERS = "،؛؟٪۔" + "".join(chr(0x0660 + i) for i in range(10)) + "".join(chr(0x06F0 + i) for i in range(10))
+_ARABIC_NON_LETTERS = (
+    "،؛؟٪۔" + "".join(chr(0x0660 + i) for i in range(10)) + "".join(chr(0x06F0 + i) for i in range(10))
+)
 _LETTER = re.compile(r"[^\W\d_]")
 # Arabic-script letters only: harakat, tatweel, digits and punctuation of the block are not letters.
 _ARABIC_LETTER = re.compile(

@@ -23,6 +23,7 @@ Deterministic (fixed random seed, sorted inputs).
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import re
 from pathlib import Path
@@ -75,7 +76,7 @@ def samples_from_sentences(sentences: list[str], seed: int, n: int = PER_LENGTH)
         tokens = sentence.split()
         clean = [t for t in tokens if _WORD.fullmatch(t)]
         words += clean
-        pairs += [f"{a} {b}" for a, b in zip(tokens, tokens[1:]) if _WORD.fullmatch(a) and _WORD.fullmatch(b)]
+        pairs += [f"{a} {b}" for a, b in itertools.pairwise(tokens) if _WORD.fullmatch(a) and _WORD.fullmatch(b)]
     unique_words = sorted(set(words))
     unique_pairs = sorted(set(pairs))
     return {

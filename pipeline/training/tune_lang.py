@@ -34,7 +34,7 @@ PENALTIES = (1.0, 2.0)
 MAIN = ("ar", "fa", "ur")
 
 
-def _features(tune: str, penalty: float) -> list[tuple[str, str, dict, bool]]:
+def _features(tune: str, penalty: float) -> list[tuple[str, str, dict, tuple[int, int] | None]]:
     detector = LanguageDetector(tuple(ARABIC_SCRIPT_CODES), 0.0, "prs", ArabicScriptWeights(no_lexicon_penalty=penalty))
     rows = []
     for length, by_code in read_lingua_testdata(tune).items():
@@ -70,9 +70,7 @@ def _score(rows: list, w: ArabicScriptWeights, log_prior: dict[str, float]) -> d
     extra = [v for (code, _), v in acc.items() if code not in MAIN]
     arabic = [v for (code, _), v in acc.items() if code == "ar"]
     # The weakest of ar/fa/ur, their mean, Arabic again (its recall is a goal of its own), the rest.
-    objective = (
-        min(main) + sum(main) / len(main) + sum(arabic) / len(arabic) + 0.25 * sum(extra) / max(len(extra), 1)
-    )
+    objective = min(main) + sum(main) / len(main) + sum(arabic) / len(arabic) + 0.25 * sum(extra) / max(len(extra), 1)
     return {"objective": objective, "accuracy": acc, "ar_precision": ar_precision}
 
 
@@ -107,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         cells = " ".join(f"{c}/{l[:2]}={v:.3f}" for (c, l), v in sorted(score["accuracy"].items()))
         precision = " ".join(f"{l[:2]}={v:.3f}" for l, v in sorted(score["ar_precision"].items()))
         print(f"{score['objective']:.4f} {w}\n   {cells}\n   ar precision {precision}")
-    best_score, best_w, rows, log_prior = results[0]
+    _, best_w, rows, log_prior = results[0]
     print("temperature", _temperature(rows, best_w, log_prior))
 
 

@@ -12,7 +12,18 @@ from pipeline.lib.language import ARABIC_SCRIPT_CODES, LanguageDetector, Languag
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lang"
 # The fixtures' languages plus a few others (all 75 would load every Latin-script model: slow).
-LANGUAGES = (*ARABIC_SCRIPT_CODES, "en", "fr", "de", "es", "pt", "id", "tr", "ja", "ko")  # = tests/lib/test_language.py's
+LANGUAGES = (
+    *ARABIC_SCRIPT_CODES,
+    "en",
+    "fr",
+    "de",
+    "es",
+    "pt",
+    "id",
+    "tr",
+    "ja",
+    "ko",
+)  # = tests/lib/test_language.py's
 
 
 class _FirstWordDetector:
@@ -72,7 +83,9 @@ def test_lingua_testdata_cells_side_by_side(tmp_path: Path) -> None:
         },
     )
     cache = tmp_path / "lingua.json"
-    result = evaluate_lingua_testdata(str(tmp_path), _FirstWordDetector(), _SecondWordDetector(), baseline_cache=str(cache))
+    result = evaluate_lingua_testdata(
+        str(tmp_path), _FirstWordDetector(), _SecondWordDetector(), baseline_cache=str(cache)
+    )
     cells = result["cells"]
     assert cells["ar"]["single-words"]["ours"] == 0.75 and cells["ar"]["single-words"]["lingua"] == 0.75
     assert cells["fa"]["single-words"]["ours"] == round(1 / 3, 4)
@@ -104,9 +117,7 @@ def test_arabic_script_cells_match_or_beat_lingua(tmp_path: Path) -> None:
         (tmp_path / length).mkdir()
         for code in ("ar", "fa", "ur"):
             (tmp_path / length / f"{code}.txt").write_bytes((root / length / f"{code}.txt").read_bytes())
-    result = evaluate_lingua_testdata(
-        str(tmp_path), LanguageDetector.load(min_confidence=0.0), LinguaBaseline()
-    )
+    result = evaluate_lingua_testdata(str(tmp_path), LanguageDetector.load(min_confidence=0.0), LinguaBaseline())
     assert result["below_lingua"] == []
     for length, stats in result["ar"].items():
         assert stats["ours"]["precision"] >= stats["lingua"]["precision"], length

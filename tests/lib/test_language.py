@@ -100,7 +100,9 @@ def test_dari_vocabulary_reports_prs_or_fa_by_choice(detector: LanguageDetector)
     assert detector.detect(iranian).code == "fa"
     assert LanguageDetector.load(TEST_LANGUAGES, dari_code="fa").detect(text).code == "fa"
     # A vocabulary count is weaker evidence than the script: Dari's confidence is below Persian's.
-    assert detector.detect(text).confidence < LanguageDetector.load(TEST_LANGUAGES, dari_code="fa").detect(text).confidence
+    assert (
+        detector.detect(text).confidence < LanguageDetector.load(TEST_LANGUAGES, dari_code="fa").detect(text).confidence
+    )
 
 
 def test_load_is_cached() -> None:
@@ -143,7 +145,11 @@ def test_a_guess_is_not_certain(detector: LanguageDetector) -> None:
 def test_non_arabic_text_gets_linguas_own_answer(detector: LanguageDetector) -> None:
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-    langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in TEST_LANGUAGES if c not in ("ps", "ckb", "sd", "ug", "prs")]
+    langs = [
+        Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper()))
+        for c in TEST_LANGUAGES
+        if c not in ("ps", "ckb", "sd", "ug", "prs")
+    ]
     lingua = LanguageDetectorBuilder.from_languages(*langs).build()
     texts = ["casa", "the house", "la maison bleue", "Das Haus ist blau", "rumah besar", "büyük ev", "nova casa"]
     for text in texts:
