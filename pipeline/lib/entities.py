@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.arabic import match_form, match_key
 from pipeline.lib.model import EntityMention
-from pipeline.lib.ner import ENTITY_TYPES, NerTagger, split_proclitics, trigger_kind
+from pipeline.lib.ner import NerTagger, split_proclitics, trigger_kind
 
 if TYPE_CHECKING:
     from pipeline.lib.gazetteer import Gazetteer
@@ -55,34 +55,70 @@ def _crf_mentions(text: str, gazetteer: Any, tagger: Any) -> list[EntityMention]
     if tagger is None:
         return []
     if isinstance(tagger, NerTagger):
+        # With gazetteer features. They cost 0.7 F1 on both ANERcorp devs once the name priors are in
+        # (PER 2 points on the last 12%), but without them the CRF joins names it does not know
+        # into one span in news ('فورونيج وكورسك' PER, 'حوض البحر الأسود' MISC): 6 seed places lost.
         return tagger.tag(text, gazetteer=gazetteer)
     return list(tagger.tag(text))  # any object with tag(text) -> mentions (tests, other models)
 
 
-def _names_institution_at(outer: EntityMention, place: EntityMention) -> bool:
-    """'جامعة القاهرة', 'مصرف قطر المركزي': an ORG/MISC span built around one place name with an
-    institution noun (trigger word) beside it is the institution, not the place."""
-    if outer.type not in ("ORG", "MISC") or place.type != "LOC":
+def _same_entity(entry: Any, mention: EntityMention, crf: EntityMention, text: str) -> bool:
+    """Does the CRF span (gazetteer entry `entry`) denote the entity of the longer gazetteer
+    `mention`? Yes when they look up to the same entry, or when the gazetteer's extra words are
+    only a person's titles ('الشيخ محمد بن راشد')."""
+    if mention.type == "PER" and crf.type == "PER" and mention.start <= crf.start and crf.end <= mention.end:
+        extra = (text[mention.start : crf.start] + " " + text[crf.end : mention.end]).split()
+        if extra and all(trigger_kind(match_form(w)) == "PERT" for w in extra):
+            return True
+    if entry is None:
         return False
-    if not (
-        outer.start <= place.start and place.end <= outer.end and outer.end - outer.start > place.end - place.start
-    ):
-        return False
-    rest = outer.surface[: place.start - outer.start] + " " + outer.surface[place.end - outer.start :]
-    return any(trigger_kind(match_form(w)) == "ORGT" for w in rest.split())
+    if mention.wikidata_id or entry.qid:
+        return entry.qid == mention.wikidata_id
+    return entry.canonical == mention.canonical
+
+
+# Geographic head nouns: a place named with one (المحيط الهادئ، البحر الأسود، نهر النيل) is a place in any
+# context; only bare place names alternate with clubs and governments.
+_GEO_HEADS = frozenset(match_form(w) for w in "محيط بحر خليج نهر جبل جبال جزيرة جزر مضيق صحراء بحيرة وادي".split())
+
+
+def _fixed_type(g: EntityMention, crf: EntityMention) -> bool:
+    """Is the gazetteer's type of `g` beyond the CRF's reading `crf` from context?"""
+    if "PER" in (g.type, crf.type):
+        return True
+    words = g.surface.split()
+    return g.type == "LOC" and bool(words) and split_proclitics(match_form(words[0]))[2] in _GEO_HEADS
+
+
+def _name_like(tagger: Any, word: str) -> bool:
+    """Could `word` be part of a name (rare in news, or a known name part)? Without a tagger that
+    can tell, assume it could: the CRF span then stands."""
+    probe = getattr(tagger, "is_name_like", None)
+    return True if probe is None else probe(word)
 
 
 def tag_entities(text: str, gazetteer: Gazetteer | None, tagger: NerTagger | None) -> list[EntityMention]:
     """All entity mentions in `text`, sorted by start and non-overlapping.
 
-    Gazetteer matches win over CRF spans they overlap (CRF spans often run on into a following
-    word or a coordinated name). One exception: a CRF ORG/MISC span that holds exactly one
-    gazetteer place plus an institution noun is the institution ('جامعة القاهرة').
+    The CRF decides spans and types where it finds a name; the gazetteer links them and adds what
+    the CRF missed. The gazetteer's span or type wins over an overlapping CRF span only where the
+    CRF is wrong by construction, not where the two follow different conventions:
+    - a longer gazetteer name that is another entity than the CRF span's own lookup ('قطاع غزة'
+      over the city 'غزة'; but 'حركة حماس' does not replace 'حماس', which denotes the same body);
+    - the same span with a person's type on one side only (a known person is not a place);
+    - a CRF span running on from a gazetteer name into common words ('عمان الأسبوع'), or joining
+      two gazetteer names ('فولجوجراد وروستوف').
+    City/club and country/government readings (LOC vs ORG) stay the CRF's: it reads them from
+    context. A CRF span is linked when it looks up with its type, or holds one gazetteer name of
+    its type plus at most a proclitic. Nothing is linked by guess.
     """
     gaz = _non_overlapping(list(gazetteer.find(text))) if gazetteer is not None else []
     gaz_ends = [g.end for g in gaz]  # sorted: the spans are sorted and do not overlap
-    replaced: set[int] = set()
-    crf_out: list[EntityMention] = []
+    touched_any: set[int] = set()
+    out: list[EntityMention] = []
+    # Per text: names repeat within an article, and each surface needs its lookup only once.
+    demonym: dict[str, bool] = {}
+    looked_up: dict[str, Any] = {}
     for m in _crf_mentions(text, gazetteer, tagger):
         # Only the gazetteer spans from the first ending after m.start can overlap m (a scan of
         # all of them per CRF span was quadratic: minutes on a 2 MB body).
@@ -92,19 +128,42 @@ def tag_entities(text: str, gazetteer: Gazetteer | None, tagger: NerTagger | Non
                 break
             if _overlaps(m, gaz[i]):
                 touched.append(i)
-        if touched and not (len(touched) == 1 and _names_institution_at(m, gaz[touched[0]])):
-            continue
+        touched_any.update(touched)
         # Demonyms come out of the CRF as LOC/MISC; single-word ORG nisbas are often clubs.
-        if m.type in ("LOC", "MISC") and is_demonym(m.surface, gazetteer):
-            continue
-        entry = gazetteer.lookup(m.surface) if gazetteer is not None else None
-        if entry is not None:
-            typ = entry.type if entry.type in ENTITY_TYPES else m.type
-            crf_out.append(EntityMention(m.surface, typ, m.start, m.end, entry.canonical, entry.qid))
+        if m.type in ("LOC", "MISC"):
+            dem = demonym.get(m.surface)
+            if dem is None:
+                dem = demonym[m.surface] = is_demonym(m.surface, gazetteer)
+            if dem:
+                continue
+        if m.surface in looked_up:
+            entry = looked_up[m.surface]
         else:
-            crf_out.append(EntityMention(m.surface, m.type, m.start, m.end, m.surface, ""))
-        replaced.update(touched)
-    out = [g for i, g in enumerate(gaz) if i not in replaced] + crf_out
+            entry = looked_up[m.surface] = gazetteer.lookup(m.surface) if gazetteer is not None else None
+        if entry is not None and entry.type != m.type and "PER" in (entry.type, m.type):
+            m = EntityMention(m.surface, entry.type, m.start, m.end)
+        hits = [gaz[i] for i in touched]
+        if any((g.start < m.start or g.end > m.end) and not _same_entity(entry, g, m, text) for g in hits):
+            continue  # the gazetteer's longer name is another entity
+        if any((g.start, g.end) == (m.start, m.end) and g.type != m.type and _fixed_type(g, m) for g in hits):
+            continue  # a known person's name is not a place or a body, nor the reverse; an ocean is no club
+        if len(hits) > 1 and all(m.start <= g.start and g.end <= m.end for g in hits):
+            continue  # two known names joined into one span: coordination ('زابوريجيا وخيرسون')
+        if len(hits) == 1 and m.start <= hits[0].start and hits[0].end <= m.end:
+            extra = (text[m.start : hits[0].start] + " " + text[hits[0].end : m.end]).split()
+            if extra and not any(_name_like(tagger, w) for w in extra):
+                continue  # run on past the name into common words ('حوض البحر الأسود', 'عمان الأسبوع')
+        if entry is not None and entry.type == m.type:
+            out.append(EntityMention(m.surface, m.type, m.start, m.end, entry.canonical, entry.qid))
+            continue
+        if len(hits) == 1:
+            g = hits[0]
+            if g.type == m.type and m.start <= g.start and g.end <= m.end and (m.end - m.start) - (g.end - g.start) <= 3:
+                out.append(EntityMention(m.surface, m.type, m.start, m.end, g.canonical, g.wikidata_id))
+                continue
+        out.append(EntityMention(m.surface, m.type, m.start, m.end, m.surface, ""))
+    # Gazetteer names the CRF did not tag, or whose CRF span lost above.
+    out += [g for i, g in enumerate(gaz) if i not in touched_any or not any(_overlaps(g, o) for o in out)]
     return _link_surnames(_non_overlapping(out))
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # only for hints; the gazetteer is optional at run time
 RESOURCE_DIR = Path(__file__).resolve().parent.parent / "resources" / "ner"
 DEFAULT_MODEL = RESOURCE_DIR / "model.crfsuite"
 DEFAULT_LEXICON = RESOURCE_DIR / "lexicon.tsv.gz"
+DEFAULT_PRIORS = RESOURCE_DIR / "name_priors.tsv.gz"
 ENTITY_TYPES = ("PER", "LOC", "ORG", "MISC")
 Sentence = tuple[list[str], list[str]]  # whitespace tokens, BIO tags
 
@@ -204,6 +205,54 @@ class Lexicon:
         return self.entries.get(word)
 
 
+def prior_bucket(count: int, total: int) -> int:
+    """Level 0-4 of P(type | word) = count / (total + 2): smoothed, so one sighting is not certainty."""
+    if count <= 0:
+        return 0
+    p = count / (total + 2)
+    return 4 if p >= 0.8 else 3 if p >= 0.5 else 2 if p >= 0.2 else 1 if p >= 0.05 else 0
+
+
+class NamePriors:
+    """P(type | word) levels from other NER corpora and Wikidata person-name parts (built by
+    pipeline/training/build_name_priors.py): soft evidence for the CRF, not matches."""
+
+    def __init__(self, entries: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]]):
+        self.entries = entries  # word -> (gold codes, silver codes, Wikidata person-label count)
+
+    @classmethod
+    def read(cls, path: str | Path) -> NamePriors:
+        entries: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {}
+        p = Path(path)
+        if not p.exists():
+            return cls(entries)
+        with gzip.open(p, "rt", encoding="utf-8") as fh:
+            next(fh, None)
+            for line in fh:
+                w, gold, silver, wd = line.rstrip("\n").split("\t")
+                entries[w] = (tuple(gold.split(",")) if gold else (), tuple(silver.split(",")) if silver else (), int(wd))
+        return cls(entries)
+
+    def features(self, w: str, core: str, ant_freq: int) -> tuple[str, ...]:
+        """'gPER3' (gold), 'sLOC2' (silver), 'wd2h' (Wikidata name part: count level, and h/m/l for
+        how that count compares with the word's frequency in news); 'c...' the same for the core."""
+        out: list[str] = []
+        for prefix, form in (("", w), ("c", core)):
+            if prefix and core == w:
+                break
+            e = self.entries.get(form)
+            if e is None:
+                continue
+            out.extend(prefix + "g" + c for c in e[0])
+            out.extend(prefix + "s" + c for c in e[1])
+            n = e[2]
+            if n:
+                level = "3" if n >= 100 else "2" if n >= 10 else "1"
+                ratio = n / (ant_freq + 1)
+                out.append(prefix + "wd" + level + ("h" if ratio >= 1 else "m" if ratio >= 0.05 else "l"))
+        return tuple(out)
+
+
 # --------------------------------------------------------------------------------------------
 # Features
 # --------------------------------------------------------------------------------------------
@@ -230,6 +279,7 @@ class _Analysis(NamedTuple):
     cl: str  # coarse cluster of the word, else of its core, else '-'
     strip: str  # '', 'strip_ok' or 'strip_no'
     gaz: tuple[str, ...]
+    prior: tuple[str, ...] = ()  # NamePriors.features of the word
 
 
 class _WordFeats(NamedTuple):
@@ -237,6 +287,22 @@ class _WordFeats(NamedTuple):
     rel: dict[int, list[str]]  # features this word contributes when it is at offset k
     key: str  # match form, used for bigrams
     cluster: str  # coarse cluster, used for cluster bigrams
+    sport_word: bool = False  # marks its sentence as sport reporting
+    in_sport: tuple[str, ...] = ()  # its features when its sentence is sport reporting
+
+
+# Words that mark a sentence as sport reporting. There a city or country name is mostly a club or
+# a national team ('فاز برشلونة على فالنسيا': ORG in ANERcorp), so a token's place-like evidence
+# (name priors, cluster) is conjoined with the sentence's sport flag.
+_SPORT_RAW = (
+    "مباراة مباراته مباريات هدف هدفين اهداف دوري لاعب لاعبي لاعبين مدرب فريق نادي بطولة كأس ملعب تعادل"
+    " فوز فاز خسر خسارة منتخب شوط ركلة جزاء مهاجم حارس مدافع هداف موسم تأهل نهائي مرمى الدوري"
+)
+SPORT_WORDS = frozenset(match_form(w) for w in _SPORT_RAW.split())
+
+
+def _in_sport_feats(a: _Analysis) -> tuple[str, ...]:
+    return ("sport", "sport&c1=" + a.cl, *("sport&pr:" + x for x in a.prior))
 
 
 # Feature groups. Each depends only on the part of the analysis named in its `*_key` below, so
@@ -272,19 +338,19 @@ class _Affix(NamedTuple):
 def _affix_fns(spec: _Affix) -> tuple:
     """(key function, feature function) of one affix family; the one builder for all of them."""
     top = max(spec.lengths + (spec.near,))
-
-    def text(a: _Analysis) -> str:
-        return a.core if spec.of_core else a.w
+    field = _Analysis._fields.index("core" if spec.of_core else "w")  # tuple index: the fast path
+    start = -top if spec.from_end else 0
+    stop = None if spec.from_end else top
 
     def cut(t: str, n: int) -> str:
         return t[-n:] if spec.from_end else t[:n]
 
     def key(a: _Analysis) -> tuple:
-        t = text(a)
-        return (a.shape == "P", cut(t, top), min(len(t), top + 1))
+        t = a[field]
+        return (a.shape == "P", t[start:stop], min(len(t), top + 1))
 
     def group(a: _Analysis) -> Feats:
-        t = text(a)
+        t = a[field]
         own = []
         if a.shape != "P":  # punctuation has no affixes of its own (neighbours still see it)
             own = [f"{spec.name}{n}={cut(t, n)}" for n in spec.lengths if len(t) > n or not spec.shorter_only]
@@ -413,6 +479,31 @@ def _cluster_group(a: _Analysis) -> Feats:
     return [], {k: ([f"{k}c1={a.cl}"] if k in _NEAR else []) for k in _OFFSETS}
 
 
+def _is_sport_word(a: _Analysis) -> bool:
+    return a.w in SPORT_WORDS or a.core in SPORT_WORDS
+
+
+def _prior_feats(codes: tuple[str, ...]) -> Feats:
+    return ["pr:" + x for x in codes], {k: ([f"{k}pr:{x}" for x in codes] if abs(k) == 1 else []) for k in _OFFSETS}
+
+
+# The word's priors and its core's ('c...') are two groups: fewer distinct keys, more cache hits.
+def _prior_key(a: _Analysis) -> tuple[str, ...]:
+    return tuple(x for x in a.prior if x[0] != "c")
+
+
+def _prior_group(a: _Analysis) -> Feats:
+    return _prior_feats(_prior_key(a))
+
+
+def _core_prior_key(a: _Analysis) -> tuple[str, ...]:
+    return tuple(x for x in a.prior if x[0] == "c")
+
+
+def _core_prior_group(a: _Analysis) -> Feats:
+    return _prior_feats(_core_prior_key(a))
+
+
 # (key function, feature function) of the cached groups; the word group is per word type.
 _GROUPS = (
     (_core_key, _core_group),
@@ -422,15 +513,25 @@ _GROUPS = (
     (_core_lex_key, _core_lex_group),
     (_cluster_key, _cluster_group),
     (_more_clusters_key, _more_clusters_group),
+    (_prior_key, _prior_group),
+    (_core_prior_key, _core_prior_group),
 )
 
 
 class FeatureExtractor:
     """Token features for the CRF. One instance per (lexicon, gazetteer); caches per word."""
 
-    def __init__(self, lexicon: Lexicon | None = None, gazetteer: Gazetteer | None = None):
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        gazetteer: Gazetteer | None = None,
+        priors: NamePriors | None = None,
+        sport_context: bool = False,
+    ):
+        self.sport_context = sport_context  # training switch; a model without them ignores them
         self.lexicon = lexicon or Lexicon({})
         self.gazetteer = gazetteer
+        self.priors = priors
         self._cache: dict[str, _WordFeats] = {}
         self._lock = threading.Lock()
 
@@ -456,7 +557,18 @@ class FeatureExtractor:
         if clitics and not has_al and entries:
             strip = "strip_ok" if (core_lex.freq if core_lex else 0) > (lex.freq if lex else 0) else "strip_no"
         return _Analysis(
-            w, shape, clitics, has_al, core, _trigger_of(w, core), lex, core_lex, cl, strip, self._gaz_types(w, core)
+            w,
+            shape,
+            clitics,
+            has_al,
+            core,
+            _trigger_of(w, core),
+            lex,
+            core_lex,
+            cl,
+            strip,
+            self._gaz_types(w, core),
+            self.priors.features(w, core, lex.freq if lex else 0) if self.priors is not None else (),
         )
 
     def _compute(self, token: str) -> _WordFeats:
@@ -467,7 +579,7 @@ class FeatureExtractor:
             own.extend(g_own)
             for k in _OFFSETS:
                 rel[k].extend(g_rel[k])
-        return _WordFeats(own, rel, a.w, a.cl)
+        return _WordFeats(own, rel, a.w, a.cl, _is_sport_word(a), _in_sport_feats(a))
 
     def word(self, token: str) -> _WordFeats:
         wf = self._cache.get(token)
@@ -501,6 +613,9 @@ class FeatureExtractor:
             feats.append("cb-=" + prev_c + "|" + wf.cluster)
             feats.append("cb+=" + wf.cluster + "|" + next_c)
             out.append(feats)
+        if self.sport_context and any(wf.sport_word for wf in wfs):
+            for feats, wf in zip(out, wfs):
+                feats.extend(wf.in_sport)
         return out
 
 
@@ -602,6 +717,7 @@ class _Scores:
                         parts.add(rest[p + 1 :])
         self.bigram_words = frozenset(parts)
         self.bos_in_bigram = "<s>" in parts
+        self.has_sport = "sport" in attr_index  # models before v4 have no sport features
         self.eos_in_bigram = "</s>" in parts
         self._reset()
 
@@ -609,8 +725,14 @@ class _Scores:
         n_slots = 1 + len(_OFFSETS)
         self.index: dict[str, int] = {}  # token -> word slot
         self.keys: list[str] = []  # slot -> match form
+        # slot -> id of its clitic-free core (document consistency compares these)
+        self.core_index: dict[str, int] = {}
+        self.core_ids = np.zeros(1024, dtype=np.intp)
         self.rows = np.zeros((1024, n_slots, self.n_labels))
         self.cluster = np.zeros(1024, dtype=np.intp)
+        self.sport_word = np.zeros(1024, dtype=bool)
+        self.sport_rows = np.zeros((1024, self.n_labels))
+        self.sport_blocks: dict[tuple, np.ndarray] = {}
         self.in_bigram = np.zeros(1024, dtype=bool)
         self.group_blocks: list[dict[tuple, int]] = [{} for _ in _GROUPS]
         self.blocks = np.zeros((256, n_slots, self.n_labels))  # block 0 stays zero
@@ -669,6 +791,16 @@ class _Scores:
                 if i >= len(self.cluster):
                     self._grow_rows()
                 self.cluster[i] = self.cluster_id.get(a.cl, 2)
+                self.core_ids[i] = self.core_index.setdefault(a.core, len(self.core_index))
+                if self.has_sport:
+                    self.sport_word[i] = _is_sport_word(a)
+                    sport_key = (a.cl, a.prior)  # what _in_sport_feats reads
+                    row = self.sport_blocks.get(sport_key)
+                    if row is None:
+                        feats = _in_sport_feats(a)
+                        row = self.weights[[self.attr_index.get(f, 0) for f in feats]].sum(axis=0)
+                        self.sport_blocks[sport_key] = row
+                    self.sport_rows[i] = row
                 self.in_bigram[i] = a.w in self.bigram_words
             ids[pos] = i
         n_slots = 1 + len(_OFFSETS)
@@ -691,15 +823,21 @@ class _Scores:
         self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
         self.cluster = np.concatenate([self.cluster, np.zeros_like(self.cluster)])
         self.in_bigram = np.concatenate([self.in_bigram, np.zeros_like(self.in_bigram)])
+        self.sport_word = np.concatenate([self.sport_word, np.zeros_like(self.sport_word)])
+        self.core_ids = np.concatenate([self.core_ids, np.zeros_like(self.core_ids)])
+        self.sport_rows = np.concatenate([self.sport_rows, np.zeros_like(self.sport_rows)])
 
-    def emissions(self, tokens: Sequence[str], sent_start: np.ndarray, sent_end: np.ndarray) -> np.ndarray:
+    def emissions(
+        self, tokens: Sequence[str], sent_start: np.ndarray, sent_end: np.ndarray, ids: np.ndarray | None = None
+    ) -> np.ndarray:
         """(n, L) state scores for tokens of several sentences laid end to end.
 
         Neighbour features never cross a sentence boundary (pads instead), exactly as
         FeatureExtractor.sequence() does for each sentence on its own in training.
         """
         n = len(tokens)
-        ids = self.word_ids(tokens)
+        if ids is None:
+            ids = self.word_ids(tokens)
         rows = self.rows[ids]
         em = rows[:, 0].copy()
         pos = np.arange(n)
@@ -716,6 +854,11 @@ class _Scores:
         left_c = np.where(first, 0, np.roll(c, 1))
         right_c = np.where(last, 1, np.roll(c, -1))
         em += w[self.cb_minus[left_c, c]] + w[self.cb_plus[c, right_c]]
+        if self.has_sport:  # sentences holding a sport word: their tokens' in-sport features
+            seen = np.concatenate(([0], np.cumsum(self.sport_word[ids])))
+            in_sport = seen[sent_end] > seen[sent_start]
+            if in_sport.any():
+                em[in_sport] += self.sport_rows[ids[in_sport]]
         # Word bigrams: look up only junctions where both words occur in some model bigram.
         f = self.in_bigram[ids]
         left_f = np.where(first, self.bos_in_bigram, np.roll(f, 1))
@@ -754,13 +897,22 @@ class NerTagger:
         labels: list[str],
         transitions: np.ndarray,
         lexicon: Lexicon,
+        priors: NamePriors | None = None,
     ):
         self.attr_index = attr_index
         self.weights = weights
         self.labels = labels
         self.transitions = transitions
         self.lexicon = lexicon
+        self.priors = priors
         self._scores: dict[int, _Scores] = {}
+        # Document-level consistency over one tag() call (one article): see _consistent(). On the
+        # v4 devs it adds 1.4 (ANERcorp last 12%) and 5.0 (AQMAR) micro F1 and costs 0.5 on the
+        # ANERcorp 40-50% block (PROVENANCE.md). A spread is vetoed where the CRF's emission for
+        # B-type is more than `spread_margin` below O (a common word once read as a name).
+        self.document_consistency: frozenset[str] = frozenset({"vote", "spread", "surname"})
+        self.spread_margin = 3.0
+        self._label_id = {lab: i for i, lab in enumerate(labels)}
         self._o_id: int | None = None
         self._label_parts: list[tuple[str, str]] = []
 
@@ -774,7 +926,10 @@ class NerTagger:
                 lex_path = Path(model).with_name(DEFAULT_LEXICON.name)
                 if not lex_path.exists():
                     lex_path = DEFAULT_LEXICON
-                _LOADED[model] = cls(*_read_crfsuite(model), Lexicon.read(lex_path))
+                pri_path = Path(model).with_name(DEFAULT_PRIORS.name)
+                if not pri_path.exists():
+                    pri_path = DEFAULT_PRIORS
+                _LOADED[model] = cls(*_read_crfsuite(model), Lexicon.read(lex_path), NamePriors.read(pri_path))
             return _LOADED[model]
 
     def extractor(self, gazetteer: Gazetteer | None = None) -> FeatureExtractor:
@@ -787,13 +942,15 @@ class NerTagger:
             with _LOCK:
                 sc = self._scores.get(key)
                 if sc is None:
-                    fx = FeatureExtractor(self.lexicon, gazetteer)
+                    fx = FeatureExtractor(self.lexicon, gazetteer, self.priors)
                     sc = self._scores[key] = _Scores(fx, self.attr_index, self.weights)
         return sc
 
-    def _viterbi(self, flat: list[str], lengths: list[int], gazetteer: Gazetteer | None) -> np.ndarray:
+    def _viterbi(
+        self, flat: list[str], lengths: list[int], gazetteer: Gazetteer | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Label ids of `flat` (sentences laid end to end, `lengths` tokens each), each sentence
-        decoded on its own. Batched: all sentences advance together (time-major arrays), so the
+        decoded on its own; the (n, L) emission scores; each token's clitic-free core id. Batched: all sentences advance together (time-major arrays), so the
         cost is ~ the longest sentence in numpy steps, not the sum."""
         sc = self._scorer(gazetteer)
         n_sent = len(lengths)
@@ -803,7 +960,9 @@ class NerTagger:
         sent_start = np.repeat(starts, lens)
         sent_end = np.repeat(ends, lens)
         with _LOCK:  # the score caches grow in place; keep one writer at a time
-            flat_em = sc.emissions(flat, sent_start, sent_end)
+            ids = sc.word_ids(flat)
+            flat_em = sc.emissions(flat, sent_start, sent_end, ids)
+            cores = sc.core_ids[ids]
         n_labels = len(self.labels)
         longest = int(lens.max())
         step = np.arange(len(flat)) - sent_start  # position of each token in its sentence
@@ -839,14 +998,14 @@ class NerTagger:
             path[t] = cur
             if t:
                 cur = back[t, rows, cur]
-        return path[step, sent]
+        return path[step, sent], flat_em, cores
 
     def _decode(self, sentences: list[list[str]], gazetteer: Gazetteer | None) -> list[list[str]]:
         """BIO tags per sentence (each decoded on its own)."""
         if not any(sentences):
             return [[] for _ in sentences]
         lengths = [len(s) for s in sentences if s]
-        ids = self._viterbi([t for s in sentences for t in s], lengths, gazetteer).tolist()
+        ids = self._viterbi([t for s in sentences for t in s], lengths, gazetteer)[0].tolist()
         labels = self.labels
         out: list[list[str]] = []
         pos = 0
@@ -854,6 +1013,18 @@ class NerTagger:
             out.append([labels[y] for y in ids[pos : pos + len(s)]])
             pos += len(s)
         return out
+
+    def is_name_like(self, word: str) -> bool:
+        """Could `word` be part of a name: rare in news (ANT), or a name part by the priors (level
+        2+, or a frequent Wikidata name part)? The combiner's test for a CRF span running on."""
+        w = match_form(word)
+        core = split_proclitics(w)[2]
+        freq = self.lexicon.freq(w)
+        if freq < 100:
+            return True
+        if self.priors is None:
+            return False
+        return any(x[-1] in "234" or x[-2:] in ("2h", "3h", "2m", "3m") for x in self.priors.features(w, core, freq))
 
     def tag_pieces(self, pieces: Sequence[str], gazetteer: Gazetteer | None = None) -> list[str]:
         """BIO tags for already tokenized pieces, decoded as one sequence."""
@@ -864,10 +1035,12 @@ class NerTagger:
         flat, lengths = _sentence_split(text)
         if not flat:
             return []
-        path = self._viterbi(flat, lengths, gazetteer)
+        path, em, cores = self._viterbi(flat, lengths, gazetteer)
         spans = self._spans(path, lengths)
         if not spans:
             return []
+        if self.document_consistency:
+            spans = self._consistent(cores, lengths, spans, em)
         matches = list(_TOKEN_RE.finditer(text))  # offsets, aligned with `flat`
         mentions: list[EntityMention] = []
         for first, last, typ in spans:
@@ -876,6 +1049,62 @@ class NerTagger:
             if start < end:
                 mentions.append(EntityMention(text[start:end], typ, start, end))
         return mentions
+
+    def _consistent(
+        self, cores: np.ndarray, lengths: list[int], spans: list[tuple[int, int, str]], em: np.ndarray
+    ) -> list[tuple[int, int, str]]:
+        """One article, one reading of a name: 'vote' gives every span with the same words the type
+        most of them got; 'spread' tags the other untagged occurrences of a tagged name (same words,
+        proclitics aside) with it; 'surname' does that for the last word of a multi-word PER."""
+        opts = self.document_consistency
+        keys = [tuple(cores[f:l].tolist()) for f, l, _ in spans]  # a name = its words' core ids
+        votes: dict[tuple[int, ...], dict[str, int]] = {}
+        for key, (_, _, typ) in zip(keys, spans):
+            v = votes.setdefault(key, {})
+            v[typ] = v.get(typ, 0) + 1
+        out = list(spans)
+        if "vote" in opts:
+            for i, (key, (f, l, typ)) in enumerate(zip(keys, spans)):
+                v = votes[key]
+                best = max(v, key=v.__getitem__)
+                if v[best] > v[typ]:
+                    out[i] = (f, l, best)
+        wanted: dict[tuple[int, ...], str] = {}
+        if "spread" in opts:
+            for key, v in votes.items():
+                wanted[key] = max(v, key=v.__getitem__)
+        if "surname" in opts:
+            for key, (_, _, typ) in zip(keys, out):
+                if typ == "PER" and len(key) > 1 and (key[-1],) not in votes:
+                    wanted.setdefault((key[-1],), "PER")
+        if not wanted:
+            return out
+        by_first: dict[int, list[tuple[tuple[int, ...], str]]] = {}
+        for key, typ in sorted(wanted.items(), key=lambda kv: -len(kv[0])):  # longest name first
+            by_first.setdefault(key[0], []).append((key, typ))
+        tagged = np.zeros(len(cores) + 1, dtype=bool)
+        for f, l, _ in out:
+            tagged[f:l] = True
+        sent_end = np.repeat(np.cumsum(lengths), lengths).tolist()
+        added = False
+        starts = np.flatnonzero(np.isin(cores, list(by_first)) & ~tagged[:-1]).tolist()
+        for p in starts:
+            if tagged[p]:  # claimed by a name spread just before
+                continue
+            for key, typ in by_first[int(cores[p])]:
+                n = len(key)
+                if p + n <= sent_end[p] and not tagged[p : p + n].any() and self._plausible(em, p, typ):
+                    if tuple(cores[p : p + n].tolist()) == key:
+                        out.append((p, p + n, typ))
+                        tagged[p : p + n] = True
+                        added = True
+                        break
+        return sorted(out) if added else out
+
+    def _plausible(self, em: np.ndarray, p: int, typ: str) -> bool:
+        """The CRF's own emission score at p does not rule the name out (B-typ within a margin of O)."""
+        b, o = self._label_id.get("B-" + typ), self._label_id.get("O")
+        return b is None or o is None or em[p, b] - em[p, o] >= -self.spread_margin
 
     def _spans(self, path: np.ndarray, lengths: list[int]) -> list[tuple[int, int, str]]:
         """bio_spans() of every sentence, in flat token positions, from label ids: only the

@@ -1,4 +1,5 @@
-"""tag_entities: gazetteer wins, CRF fills gaps, lookup links, surnames link back, demonyms drop."""
+"""tag_entities: CRF spans stand unless wrong by construction, the gazetteer links and fills gaps,
+lookup links, surnames link back, demonyms drop."""
 
 from __future__ import annotations
 
@@ -93,8 +94,12 @@ def test_crf_span_linked_by_clitic_tolerant_lookup() -> None:
             return []
 
     text = "وصل الوفد إلى بعمان مساء"
-    ents = tag_entities(text, LookupOnly({"عمان": Entry("Q3805", "LOC", "Amman")}), FakeTagger([("بعمان", "ORG")]))
+    gaz = LookupOnly({"عمان": Entry("Q3805", "LOC", "Amman")})
+    ents = tag_entities(text, gaz, FakeTagger([("بعمان", "PER")]))  # a known place is no person
     assert [(e.surface, e.type, e.canonical, e.wikidata_id) for e in ents] == [("بعمان", "LOC", "Amman", "Q3805")]
+    # City vs club/government is the CRF's call from context: kept, and not linked to the city.
+    ents = tag_entities(text, gaz, FakeTagger([("بعمان", "ORG")]))
+    assert [(e.surface, e.type, e.canonical, e.wikidata_id) for e in ents] == [("بعمان", "ORG", "بعمان", "")]
 
 
 def test_unlinked_crf_span_gets_surface_as_canonical_never_a_guess() -> None:
@@ -123,7 +128,32 @@ def test_no_tagger_no_gazetteer_is_empty() -> None:
 
 def test_institution_named_after_a_place_beats_the_place() -> None:
     text = "قال رئيس جامعة عمان إن الدراسة تبدأ في عمان الأسبوع المقبل"
-    ents = tag_entities(text, GAZ, FakeTagger([("جامعة عمان", "ORG"), ("عمان الأسبوع", "LOC")]))
+
+    class Tagger(FakeTagger):
+        def is_name_like(self, word: str) -> bool:
+            return word != "الأسبوع"  # a common word, no name part
+
+    ents = tag_entities(text, GAZ, Tagger([("جامعة عمان", "ORG"), ("عمان الأسبوع", "LOC")]))
     got = [(e.surface, e.type, e.wikidata_id) for e in ents]
     # The university keeps its CRF span (unlinked); the run-on CRF span loses to the gazetteer city.
     assert got == [("جامعة عمان", "ORG", ""), ("عمان", "LOC", "Q3805")]
+    # A CRF name that holds a gazetteer name plus name-like words stands ('ريال مدريد', not 'مدريد').
+    madrid = FakeGazetteer({"مدريد": Entry("Q2807", "LOC", "Madrid")})
+    ents = tag_entities("فاز ريال مدريد على ضيفه", madrid, FakeTagger([("ريال مدريد", "ORG")]))
+    assert [(e.surface, e.type, e.wikidata_id) for e in ents] == [("ريال مدريد", "ORG", "")]
+
+
+def test_longer_gazetteer_name_wins_only_when_it_is_another_entity() -> None:
+    gaz = FakeGazetteer(
+        {
+            "قطاع غزة": Entry("Q39760", "LOC", "Gaza Strip"),
+            "غزة": Entry("Q39761", "LOC", "Gaza"),
+            "حركة حماس": Entry("Q38882", "ORG", "Hamas"),
+            "حماس": Entry("Q38882", "ORG", "Hamas"),
+        }
+    )
+    text = "قالت حركة حماس إن قطاع غزة محاصر"
+    ents = tag_entities(text, gaz, FakeTagger([("حماس", "ORG"), ("غزة", "LOC")]))
+    got = [(e.surface, e.type, e.wikidata_id) for e in ents]
+    # 'حماس' is the same body as 'حركة حماس': the CRF's span stays, linked; the strip is not the city.
+    assert got == [("حماس", "ORG", "Q38882"), ("قطاع غزة", "LOC", "Q39760")]

@@ -198,11 +198,66 @@ def test_numpy_viterbi_matches_crfsuite_on_dev(tagger: NerTagger, with_gazetteer
     dev = _dev_pieces()
     ours = tagger._decode(dev, gaz)
     assert ours == [crf.tag(fx.sequence(p)) for p in dev]
-    # And tag() over several lines at once decodes each line on its own, as the batch above did.
+    # And tag() over several lines at once decodes each line on its own, as the batch above did
+    # (document consistency, which reads across lines on purpose, is off for this check).
+    saved = tagger.document_consistency
+    tagger.document_consistency = frozenset()
     lines = [" ".join(p) for p in dev[:40]]
     expected: list[EntityMention] = []
     base = 0
     for line in lines:
         expected += [EntityMention(m.surface, m.type, m.start + base, m.end + base) for m in tagger.tag(line, gaz)]
         base += len(line) + 1
-    assert tagger.tag("\n".join(lines), gaz) == expected
+    try:
+        assert tagger.tag("\n".join(lines), gaz) == expected
+    finally:
+        tagger.document_consistency = saved
+
+
+def test_name_priors_levels_and_features() -> None:
+    from pipeline.lib.ner import NamePriors, prior_bucket
+
+    # P = count / (total + 2): one sighting is 0.33 (level 2), 10 of 10 is 0.83 (level 4)
+    pairs = [(0, 5), (1, 1), (2, 2), (9, 10), (10, 10), (1, 15), (1, 40)]
+    assert [prior_bucket(c, t) for c, t in pairs] == [0, 2, 3, 3, 4, 1, 0]
+    pri = NamePriors({"زيد": (("PER3",), ("PER2", "LOC1"), 40), "عراق": ((), ("LOC4",), 0)})
+    assert pri.features("زيد", "زيد", 1000) == ("gPER3", "sPER2", "sLOC1", "wd2l")
+    assert pri.features("زيد", "زيد", 10) == ("gPER3", "sPER2", "sLOC1", "wd2h")
+    assert pri.features("والعراق", "عراق", 5) == ("csLOC4",)  # the core's, marked 'c'
+    fx = FeatureExtractor(priors=pri)
+    seq = fx.sequence(["قال", "زيد", "والعراق"])
+    assert "pr:gPER3" in seq[1] and "-1pr:gPER3" in seq[2] and "1pr:gPER3" in seq[0]
+
+
+def test_sport_sentences_mark_their_tokens() -> None:
+    fx = FeatureExtractor(sport_context=True)  # a training option (v4 lever, not in the shipped model)
+    sport = fx.sequence(["فاز", "برشلونة", "في", "المباراة"])
+    plain = fx.sequence(["زار", "برشلونة", "أمس"])
+    assert "sport" in sport[1] and any(f.startswith("sport&c1=") for f in sport[1])
+    assert not any(f.startswith("sport") for feats in plain for f in feats)
+
+
+def test_document_consistency_votes_spreads_and_links_surnames(tagger: NerTagger) -> None:
+    from pipeline.lib.arabic import match_form
+
+    flat = ["قال", "زيد", "الخطيب", "إن", "الخطيب", "زار", "حلب", ".", "وصل", "حلب", "وحلب"]
+    ids: dict[str, int] = {}
+    cores = np.array([ids.setdefault(split_proclitics(match_form(t))[2], len(ids)) for t in flat])  # core ids
+    lengths = [8, 3]
+    spans = [(1, 3, "PER"), (6, 7, "LOC"), (9, 10, "ORG"), (10, 11, "LOC")]
+    em = np.zeros((len(flat), len(tagger.labels)))
+    saved = tagger.document_consistency
+    try:
+        tagger.document_consistency = frozenset({"vote", "spread", "surname"})
+        got = tagger._consistent(cores, lengths, spans, em)
+        # the lone surname becomes PER; حلب is LOC by 2 votes to 1, proclitic or not
+        assert got == [(1, 3, "PER"), (4, 5, "PER"), (6, 7, "LOC"), (9, 10, "LOC"), (10, 11, "LOC")]
+        tagger.document_consistency = frozenset({"spread"})
+        untagged = [(1, 3, "PER"), (6, 7, "LOC")]
+        assert tagger._consistent(cores, lengths, untagged, em) == [(1, 3, "PER"), (6, 7, "LOC"), (9, 10, "LOC"), (10, 11, "LOC")]
+        # the CRF's own scores can veto a spread: O far above B-LOC at position 9
+        veto = em.copy()
+        veto[9, tagger.labels.index("O")] = 10.0
+        assert (9, 10, "LOC") not in tagger._consistent(cores, lengths, untagged, veto)
+    finally:
+        tagger.document_consistency = saved
