@@ -28,7 +28,9 @@ from pipeline.io.storage import LocalStorage, join  # noqa: E402
 from pipeline.io.story_state import (  # noqa: E402
     STATE_DIR, _to_bytes, day_partition, ingest_partition, read_partition, state_table, wanted_partitions,
 )
-from pipeline.lib.stories import StoryRecord, StoryRules, keyed_cluster, story_id_for  # noqa: E402
+from pipeline.lib.stories import (  # noqa: E402
+    StoryRecord, StoryRules, key_hash, keyed_cluster, lookup_keys, story_id_for,
+)
 
 PER_DAY = 2740
 START = date(2024, 1, 1).toordinal()
@@ -51,28 +53,50 @@ def _records(rng: np.random.Generator, n: int, first: int, day0: int, ingest_day
     return out
 
 
+def _table(batch: list[StoryRecord], rules: StoryRules, rng: np.random.Generator, cache: dict) -> "pa.Table":
+    """state_table's layout; band keys of random signatures never match anything, so they are random
+    64-bit values here (hashing 42 of them per row would dominate the build, not the lookup)."""
+    import pyarrow as pa
+
+    table = state_table(batch[:0], rules)
+    keys = []
+    for r in batch:
+        own = lookup_keys_no_bands(r, rules)
+        hashed = [cache[k] if k in cache else cache.setdefault(k, key_hash(k)) for k in own]
+        keys.append(sorted(set(hashed) | set(rng.integers(-2**63, 2**63 - 1, size=42).tolist())))
+    cols = {name: [getattr(r, name) for r in batch]
+            for name in ("article_id", "story_id", "canonical", "content_hash", "day", "ingest_day", "published",
+                         "signature")}
+    cols["entities"] = [list(r.entities) for r in batch]
+    cols["keys"] = keys
+    return pa.table(cols, schema=table.schema)
+
+
+def lookup_keys_no_bands(r: StoryRecord, rules: StoryRules) -> list[str]:
+    return [k for k in lookup_keys(r, rules) if not k.startswith("b")]
+
+
 def build_state(out: str, n: int, rules: StoryRules, seed: int = 1) -> int:
     """Write N state rows, partitioned as a run would (each day ingested on its publication day)."""
     storage = LocalStorage()
     rng = np.random.default_rng(seed)
-    written = 0
+    cache: dict = {}
     for start in range(0, n, PER_DAY):
         batch = _records(rng, min(PER_DAY, n - start), start, START + start // PER_DAY, 0)
         day = batch[0].day
-        data = _to_bytes(state_table(batch, rules))
-        storage.write_bytes(join(out, STATE_DIR, day_partition(day), "seg-bench.parquet"), data)
+        storage.write_bytes(join(out, STATE_DIR, day_partition(day), "seg-bench.parquet"),
+                            _to_bytes(_table(batch, rules, rng, cache)))
         for dated in (True, False):
             part = [r for r in batch if r.dated == dated]
             if part:
                 storage.write_bytes(join(out, STATE_DIR, ingest_partition(day, dated), "seg-bench.parquet"),
-                                    _to_bytes(state_table(part, rules)))
-        written += len(batch)
+                                    _to_bytes(_table(part, rules, rng, cache)))
+        if len(cache) > 2_000_000:
+            cache.clear()
     return START + (n - 1) // PER_DAY + 1  # the day after the last
 
 
 def time_lookup(out: str, next_day: int, batch: int, rules: StoryRules) -> dict:
-    from pipeline.lib.stories import key_hash, lookup_keys
-
     rng = np.random.default_rng(99)
     new = _records(rng, batch, 10**7, next_day, next_day, old=False)
     storage = LocalStorage()
