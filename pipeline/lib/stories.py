@@ -325,7 +325,7 @@ def same_story(a: StoryRecord, b: StoryRecord, rules: StoryRules) -> bool:
     )
 
 
-_BLOCK = 256  # pivots per block of the pairwise arrays in one group (bounds a big group's memory)
+_MAX_PAIRS = 50_000  # pairs per block of the pairwise arrays in one group (bounds a big group's memory)
 
 
 def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) -> list[tuple[str, str]]:
@@ -359,8 +359,11 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
                     (np.flatnonzero(~old & dated), np.flatnonzero(old & ~dated), False)]
     else:
         products = [(np.flatnonzero(~old), everyone, True)]
-    blocks = [(piv[k:k + _BLOCK], partners, symmetric)
-              for piv, partners, symmetric in products for k in range(0, len(piv), _BLOCK)]
+    # Blocks of at most _MAX_PAIRS pairs: the signature comparison of a block holds 512 bytes a pair.
+    blocks = []
+    for piv, partners, symmetric in products:
+        step = max(1, _MAX_PAIRS // max(1, len(partners)))
+        blocks += [(piv[k:k + step], partners, symmetric) for k in range(0, len(piv), step)]
     for block, partners, symmetric in blocks:
         i = np.repeat(block, len(partners))
         j = np.tile(partners, len(block))
