@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -31,6 +32,12 @@ MODES = {
     "dask2": "Beam on dask.distributed (runner: dask): a scheduler + 2 worker processes, 1 thread each",
 }
 PRISM = Path.home() / ".cache" / "newspipe" / "prism-v2.77.0" / "prism"
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
 
 
 def _peak_rss_mb() -> float:
@@ -76,7 +83,7 @@ def run_mode(mode: str, corpus: Path, out: Path) -> dict:
         n = run_batch(files, str(out), Config(), args).articles
     seconds = time.perf_counter() - t0
     return {"mode": mode, "articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
-            "peak_rss_mb": _peak_rss_mb()}
+            "peak_rss_mb": _peak_rss_mb(), "cpu_seconds": _cpu_seconds(), "load_average": os.getloadavg()}
 
 
 def _run_dask(files: list[str], out: Path, workers: int = 2) -> dict:
@@ -90,14 +97,18 @@ def _run_dask(files: list[str], out: Path, workers: int = 2) -> dict:
 
     cluster = start_dask_cluster(out.parent / "dask-cluster", workers=workers)
     peaks = [0] * workers
+    cpu = [0.0] * workers
     done = threading.Event()
 
     def sample() -> None:
         procs = [psutil.Process(w.pid) for w in cluster.workers]
+        start = [p.cpu_times().user + p.cpu_times().system for p in procs]  # the workers' start-up is not counted
         while not done.is_set():
             for i, proc in enumerate(procs):
                 try:
                     peaks[i] = max(peaks[i], proc.memory_info().rss)
+                    times = proc.cpu_times()
+                    cpu[i] = times.user + times.system - start[i]
                 except psutil.Error:
                     pass
             done.wait(0.2)
@@ -108,12 +119,17 @@ def _run_dask(files: list[str], out: Path, workers: int = 2) -> dict:
         t0 = time.perf_counter()
         n = run_batch(files, str(out), Config(runner="dask"), [f"--dask_client_address={cluster.address}"]).articles
         seconds = time.perf_counter() - t0
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = own.ru_utime + own.ru_stime
     finally:
         done.set()
         sampler.join()
         cluster.stop()
     return {"mode": "dask2", "articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
-            "peak_rss_mb": _peak_rss_mb(), "worker_peak_rss_mb": [round(b / 2**20, 1) for b in peaks]}
+            "peak_rss_mb": _peak_rss_mb(), "worker_peak_rss_mb": [round(b / 2**20, 1) for b in peaks],
+            # the client (this process) + the workers during the run; the scheduler's few seconds are left out
+            "cpu_seconds": round(client_cpu + sum(cpu), 1), "worker_cpu_seconds": [round(c, 1) for c in cpu],
+            "load_average": os.getloadavg()}
 
 
 def main() -> None:

@@ -487,7 +487,8 @@ def dask_address() -> str:
         unavailable("dask.distributed is not installed (pip install -e '.[dask]')")
     address = os.environ.get("NEWSPIPE_TEST_DASK_ADDRESS", "")
     if not address:
-        unavailable("no dask cluster: NEWSPIPE_TEST_DASK_ADDRESS is unset (tests/run.sh starts a scheduler and 2 workers)")
+        unavailable("no dask cluster: NEWSPIPE_TEST_DASK_ADDRESS is unset "
+                    "(tests/run.sh starts a scheduler and 2 workers)")
     if not _dask_reachable(address):
         unavailable(f"no dask scheduler answers at NEWSPIPE_TEST_DASK_ADDRESS={address}")
     warm_up(address, 2)

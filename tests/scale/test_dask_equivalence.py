@@ -7,7 +7,6 @@ NEWSPIPE_TEST_DASK_ADDRESS); the runs are `newspipe run` exactly as a user types
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +71,7 @@ def test_one_big_jsonl_in_byte_ranges_spreads_over_workers(rs, dask_address: str
     ranges run on both workers, and the rows are the local runner's. Parallelism is not capped by files."""
     import json
 
-    from distributed import Client
+    from distributed import Client, get_task_stream
 
     from benchmarks.synth import make_corpus
 
@@ -86,10 +85,10 @@ def test_one_big_jsonl_in_byte_ranges_spreads_over_workers(rs, dask_address: str
     local = rs.run(str(big), tmp_path / "local", [], "one big jsonl in ranges: direct",
                    extra=["--config", str(local_config)])
     with Client(dask_address, timeout=30, set_as_default=False) as client:
-        started = time.time()
-        on_dask = rs.run(str(big), tmp_path / "dask", ["--dask_client_address", dask_address],
-                         "one big jsonl in ranges: dask", extra=["--config", str(config)])
-        stream = client.get_task_stream(start=started)  # which worker ran which task (the scheduler records it)
+        with get_task_stream(client=client) as recorded:  # which worker ran which task (recorded by the scheduler)
+            on_dask = rs.run(str(big), tmp_path / "dask", ["--dask_client_address", dask_address],
+                             "one big jsonl in ranges: dask", extra=["--config", str(config)])
+        stream = recorded.data
     rs.assert_equivalent(local.output, on_dask.output, "one big jsonl in byte ranges: dask vs local")
     assert big.stat().st_size > 4 * 65536
     readers = {t["worker"] for t in stream if str(t["key"]).startswith("Read-ReadFile")}

@@ -134,10 +134,25 @@ def test_fixed_windows_and_timestamps_kept(dask_address: str) -> None:
                     equal_to([(x, x * 60) for x in range(30)]), label="Timestamps")
         windows = (stamped | beam.WindowInto(window.FixedWindows(600)) | beam.Map(lambda x: ("k", x))
                    | beam.GroupByKey() | beam.Map(window_of))
-        assert_that(windows, equal_to([(start, list(range(start // 60, start // 60 + 10))) for start in (0, 600, 1200)]),
-                    label="Windows")
+        expected = [(start, list(range(start // 60, start // 60 + 10))) for start in (0, 600, 1200)]
+        assert_that(windows, equal_to(expected), label="Windows")
 
     run(dask_address, build)
+
+
+def test_side_inputs_and_combiners(dask_address: str) -> None:
+    """AsDict/AsList side inputs (the stories stage uses AsDict) reach every bundle; CombinePerKey groups."""
+
+    def build(p: beam.Pipeline) -> None:
+        names = p | "Names" >> beam.Create([(i, f"name-{i}") for i in range(20)])
+        ids = p | "Ids" >> beam.Create(range(200)) | beam.Reshuffle()
+        named = ids | beam.Map(lambda i, by_id, every: (by_id[i % 20], len(every)),
+                               beam.pvalue.AsDict(names), beam.pvalue.AsList(names))
+        counts = named | beam.Map(lambda kv: (kv[0], 1)) | beam.CombinePerKey(sum)
+        assert_that(counts, equal_to([(f"name-{i}", 10) for i in range(20)]), label="Counts")
+        assert_that(named | beam.Map(lambda kv: kv[1]) | beam.Distinct(), equal_to([20]), label="SideList")
+
+    run(dask_address, build, "--dask_npartitions=4")
 
 
 class CountSetup(beam.DoFn):
