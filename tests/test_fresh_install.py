@@ -148,6 +148,8 @@ def test_every_input_kind(fresh_venv: Path, tmp_path: Path) -> None:
 
 
 def test_everything_newspipe_run_imports_is_declared(fresh_venv: Path, tmp_path: Path) -> None:
-    result = _sh(fresh_venv / "bin" / "python", "-c", CLOSURE_CHECK, str(FIXTURES / "smoke" / "*"), tmp_path / "o")
+    # Not from the checkout: there `python -c` would import its pipeline/ and read a stale newspipe.egg-info.
+    result = _sh(fresh_venv / "bin" / "python", "-c", CLOSURE_CHECK, str(FIXTURES / "smoke" / "*"), tmp_path / "o",
+                 cwd=tmp_path)
     undeclared = result.stdout.split()
     assert not undeclared, f"imported by newspipe run but not a declared dependency: {undeclared}"
