@@ -23,7 +23,6 @@ from typing import Callable
 from pipeline.errors import RunFailed
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
-UNLISTED_IS_CORE = False  # TODO(lead): True once every resource folder lists its checksums
 _SHA_BLOCK = re.compile(r"```sha256\n(.*?)```", re.S)
 
 
@@ -108,12 +107,12 @@ def resource_checks(root: Path = RESOURCES) -> list[Check]:
         component = f"resource {folder.name}"
         if not provenance.is_file():
             checks.append(Check(component, False, f"{provenance} is missing",
-                                "reinstall newspipe; a resource without provenance is not shipped", core=UNLISTED_IS_CORE))
+                                "reinstall newspipe; a resource without provenance is not shipped"))
             continue
         sums = expected_checksums(provenance)
         if not sums:
             checks.append(Check(component, False, f"{provenance} lists no checksums",
-                                "python -m pipeline.training.checksums", core=UNLISTED_IS_CORE))
+                                "python -m pipeline.training.checksums"))
             continue
         problems = []
         for name, digest in sums.items():
