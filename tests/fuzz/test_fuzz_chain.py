@@ -221,6 +221,9 @@ def test_beam_run_over_the_nastiest_files(tmp_path: Path) -> None:
             path = (Path(dirpath) / name).resolve()
             assert path.is_relative_to(root), path
             rel = path.relative_to(root).as_posix()
-            assert rel.startswith(("articles/dt=", "dead_letters/dt=", "_runs/")), rel
+            # The output contract: rows, dead letters, the stories table, run manifests, story state.
+            assert rel.startswith(("articles/dt=", "dead_letters/dt=", "stories/dt=", "_runs/", "_state/stories/")), rel
+            if rel.startswith("stories/"):
+                assert re.fullmatch(r"stories/dt=\d{4}-\d\d-\d\d/part-[^/]+\.parquet", rel), rel
             if rel.startswith("articles/"):
                 assert re.fullmatch(r"articles/dt=\d{4}-\d\d-\d\d/lang=[a-z]{2,3}/part-[^/]+\.parquet", rel), rel

@@ -95,7 +95,10 @@ def test_enospc_injected(tmp_path: Path, corpus: Path, corpus_config: Path, clea
         run_batch([str(corpus)], str(tmp_path / "direct"), load_config(corpus_config))
     assert not _leftovers(out) and not _leftovers(tmp_path / "direct")
     partial = _assert_whole_subset(out, clean_rows)
-    assert 0 < len(partial) < len(clean_rows)
+    # A failed run commits nothing of the chunk in flight (rows are staged until it succeeds, decision 4);
+    # only chunks committed before the failure can be there.
+    assert len(partial) < len(clean_rows)
+    assert not list(out.glob("_staging/**/part-*")), "a failed run left staged files"
 
     monkeypatch.undo()
     summary = run_batch([str(corpus)], str(out), load_config(corpus_config))
