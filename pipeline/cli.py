@@ -304,6 +304,9 @@ def feeds(
                     break
         except KeyboardInterrupt:
             pass
+        except Exception:  # noqa: BLE001 - Beam re-raises an interrupt inside a stage as RuntimeError
+            if not stop.requested:
+                raise
         if stop.requested:
             # Rows and feed state commit together (pipeline/io/commit.py): an interrupted run's entries
             # come again next time.
