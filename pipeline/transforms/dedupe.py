@@ -107,9 +107,7 @@ class Deduplicate(beam.PTransform):
     def expand(self, articles):  # type: ignore[no-untyped-def]
         return (
             articles
-            | "KeyById" >> beam.Map(lambda a: (a.id, a))
-            | "GroupById" >> beam.GroupByKey()
-            | "KeepOnePerId" >> beam.FlatMap(first_of_id)
+            | "OnePerId" >> KeepOnePerId()
             | "KeyByContent" >> beam.Map(lambda a: (a.content_hash, a))
             | "GroupByContent" >> beam.GroupByKey()
             | "MarkExactDuplicates" >> beam.FlatMap(mark_copies)
