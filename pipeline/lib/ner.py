@@ -263,6 +263,7 @@ _NISBA_ENDS = ("ي", "يه", "يين", "يون", "يات")
 
 Feats = tuple[list[str], dict[int, list[str]]]  # own features, features by neighbour offset
 _NO_REL: dict[int, list[str]] = {k: [] for k in _OFFSETS}
+_NO_WORD: tuple[list[str], ...] = ([],) * (1 + len(_OFFSETS))  # word-group slots of a word the model lacks
 
 
 class _Analysis(NamedTuple):
@@ -487,21 +488,14 @@ def _prior_feats(codes: tuple[str, ...]) -> Feats:
     return ["pr:" + x for x in codes], {k: ([f"{k}pr:{x}" for x in codes] if abs(k) == 1 else []) for k in _OFFSETS}
 
 
-# The word's priors and its core's ('c...') are two groups: fewer distinct keys, more cache hits.
+# The word's priors and its core's ('c...') are one group keyed by the codes themselves: most
+# words have none, and one key and one cache probe per new word cost less than two.
 def _prior_key(a: _Analysis) -> tuple[str, ...]:
-    return tuple(x for x in a.prior if x[0] != "c")
+    return a.prior
 
 
 def _prior_group(a: _Analysis) -> Feats:
-    return _prior_feats(_prior_key(a))
-
-
-def _core_prior_key(a: _Analysis) -> tuple[str, ...]:
-    return tuple(x for x in a.prior if x[0] == "c")
-
-
-def _core_prior_group(a: _Analysis) -> Feats:
-    return _prior_feats(_core_prior_key(a))
+    return _prior_feats(a.prior)
 
 
 # (key function, feature function) of the cached groups; the word group is per word type.
@@ -514,7 +508,6 @@ _GROUPS = (
     (_cluster_key, _cluster_group),
     (_more_clusters_key, _more_clusters_group),
     (_prior_key, _prior_group),
-    (_core_prior_key, _core_prior_group),
 )
 
 
@@ -716,6 +709,12 @@ class _Scores:
                         parts.add(rest[:p])
                         parts.add(rest[p + 1 :])
         self.bigram_words = frozenset(parts)
+        # Words with some word-group feature ('w=', '-1w=' ...) in the model: the others' word
+        # group scores zero, so a new word outside this set needs no feature strings at all.
+        wg = {f"{k}w=" for k in _OFFSETS} | {"w="}
+        self.model_words = frozenset(
+            attr.partition("=")[2] for attr in attr_index if attr.partition("=")[0] + "=" in wg
+        )
         self.bos_in_bigram = "<s>" in parts
         self.has_sport = "sport" in attr_index  # models before v4 have no sport features
         self.eos_in_bigram = "</s>" in parts
@@ -781,9 +780,12 @@ class _Scores:
                         pending.extend(rel[k] for k in _OFFSETS)
                         new_blocks.append(b)
                     gids.append(b)
-                own, rel = _word_group(a)
-                word_feats.append(own)
-                word_feats.extend(rel[k] for k in _OFFSETS)
+                if a.w in self.model_words:
+                    own, rel = _word_group(a)
+                    word_feats.append(own)
+                    word_feats.extend(rel[k] for k in _OFFSETS)
+                else:
+                    word_feats.extend(_NO_WORD)
                 i = index[tok] = len(self.keys)
                 self.keys.append(a.w)
                 new_slots.append(i)
@@ -806,7 +808,7 @@ class _Scores:
         n_slots = 1 + len(_OFFSETS)
         get = self.attr_index.get
         # The word group has one feature per slot: index the weights directly.
-        word_rows = self.weights[[get(f[0], 0) for f in word_feats]].reshape(-1, n_slots, self.n_labels)
+        word_rows = self.weights[[get(f[0], 0) if f else 0 for f in word_feats]].reshape(-1, n_slots, self.n_labels)
         if new_blocks:
             sums = self._sums(pending).reshape(-1, n_slots, self.n_labels)
             need = self.n_blocks + len(new_blocks)

@@ -100,6 +100,7 @@ def build_lexicon(
     coarse_k: int = 60,
     seed: int = 13,
     extra_k: Sequence[int] = (200, 2000),
+    extra_text: Sequence[str | Path] = (),
 ) -> dict:
     import numpy as np
     from scipy import sparse
@@ -114,6 +115,12 @@ def build_lexicon(
     for text in iter_ant_texts(ant_dir):
         words = [t.text for t in tokenize(match_form(text))]
         docs.append(np.fromiter((ids_of.setdefault(w, len(ids_of)) for w in words), dtype=np.int64))
+    n_ant = len(docs)
+    # Unlabelled use of CoNLL files (their words only, tags ignored), one document per sentence.
+    for path in extra_text:
+        for toks, _ in read_conll(path):
+            words = [t.text for t in tokenize(match_form(" ".join(toks)))]
+            docs.append(np.fromiter((ids_of.setdefault(w, len(ids_of)) for w in words), dtype=np.int64))
     words_by_id = list(ids_of)
     counts = np.bincount(np.concatenate(docs), minlength=len(words_by_id))
     freq = {w: int(counts[i]) for i, w in enumerate(words_by_id)}
@@ -176,6 +183,7 @@ def build_lexicon(
             gz.write(f"{w}\t{freq[w]}\t{f_c}\t{c_c}{more}\n".encode())
     stats = {
         "docs": len(docs),
+        "ant_docs": n_ant,
         "tokens": n_tokens,
         "vocab_min_freq": len(vocab),
         "clustered": len(cluster_words),
@@ -206,7 +214,7 @@ def train_crf(
     gazetteer=None,
     c1: float = 0.05,
     c2: float = 0.05,
-    max_iter: int = 200,
+    max_iter: int = 60,
     gaz_rate: float = 0.5,
     min_freq: int = 1,
     priors: NamePriors | None = None,
@@ -247,18 +255,18 @@ def _load_gazetteer(flag: str):
     return Gazetteer.load(None if flag == "default" else flag)
 
 
-def _dev_report(model: Path, dev: Sequence[Sentence], gazetteer) -> dict:
+def _dev_report(model: Path, dev: Sequence[Sentence], gazetteer, doc_size: int = 10) -> dict:
     from pipeline.evaluate.ner import evaluate_sentences
     from pipeline.lib import ner as ner_mod
 
     ner_mod._LOADED.pop(str(model), None)
     tagger = NerTagger.load(str(model))
-    report = {"crf_only": evaluate_sentences(dev, tagger, None, crf_only=True)}
+    report = {"crf_only": evaluate_sentences(dev, tagger, None, crf_only=True, doc_size=doc_size)}
     if gazetteer is not None:
-        report["crf_gazfeat"] = evaluate_sentences(dev, tagger, gazetteer, crf_only=True)
-        report["combined"] = evaluate_sentences(dev, tagger, gazetteer)
+        report["crf_gazfeat"] = evaluate_sentences(dev, tagger, gazetteer, crf_only=True, doc_size=doc_size)
+        report["combined"] = evaluate_sentences(dev, tagger, gazetteer, doc_size=doc_size)
     else:
-        report["combined_no_gazetteer"] = evaluate_sentences(dev, tagger, None)
+        report["combined_no_gazetteer"] = evaluate_sentences(dev, tagger, None, doc_size=doc_size)
     return report
 
 
@@ -305,6 +313,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     lx.add_argument("--ant", default="/work/shared/data/ant")
     lx.add_argument("--out", default=str(DEFAULT_LEXICON))
     lx.add_argument("--extra-k", default="200,2000", help="further cluster granularities ('' for none)")
+    lx.add_argument(
+        "--extra-text",
+        default="",
+        help="comma-separated CoNLL files whose words (not tags) join ANT's for counts and clusters",
+    )
     tr = sub.add_parser("train", help="train the CRF")
     tr.add_argument("--train", required=True)
     tr.add_argument("--out", default=str(DEFAULT_MODEL))
@@ -314,7 +327,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=str(DEFAULT_PRIORS),
         help="name-prior table (build_name_priors.py); '' trains without name-prior features",
     )
-    tr.add_argument("--max-iter", type=int, default=200)
+    tr.add_argument(
+        "--max-iter",
+        type=int,
+        default=60,
+        help="L-BFGS iterations; stopping at 60 scores 1-2 micro F1 above 200 on all three v4 devs (PROVENANCE.md)",
+    )
     tr.add_argument(
         "--sport-context",
         action="store_true",
@@ -341,6 +359,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     tr.add_argument("--report", default="", help="write dev figures as JSON here")
     tr.add_argument(
+        "--doc-size",
+        type=int,
+        default=10,
+        help="dev scoring: consecutive sentences tagged as one text (as `eval ner --doc-size`); 1 = per sentence",
+    )
+    tr.add_argument(
         "--skip-dev",
         action="store_true",
         help="no dev runs: train the final model on all sentences with the first --grid pair",
@@ -348,7 +372,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     if args.cmd == "lexicon":
-        build_lexicon(args.ant, args.out, extra_k=[int(k) for k in args.extra_k.split(",") if k])
+        build_lexicon(
+            args.ant,
+            args.out,
+            extra_k=[int(k) for k in args.extra_k.split(",") if k],
+            extra_text=[p for p in args.extra_text.split(",") if p],
+        )
         return
 
     sentences = read_conll(args.train)
@@ -360,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     priors = NamePriors.read(args.priors) if args.priors else None
     gazetteer = _load_gazetteer(args.gazetteer)
     out = Path(args.out)
-    results: dict = {"protocol": args.dev_protocol, "grid": {}}
+    results: dict = {"protocol": args.dev_protocol, "doc_size": args.doc_size, "max_iter": args.max_iter, "grid": {}}
     best, best_f1 = None, -1.0
     for pair in [] if args.skip_dev else args.grid.split(","):
         c1, c2 = (float(x) for x in pair.split(":"))
@@ -376,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             priors=priors,
             sport_context=args.sport_context,
         )
-        reps = {name: _dev_report(tmp, dev, gazetteer) for name, dev in devs.items()}
+        reps = {name: _dev_report(tmp, dev, gazetteer, args.doc_size) for name, dev in devs.items()}
         results["grid"][pair] = {"train_seconds": round(secs, 1), **reps}
         print(f"c1={c1} c2={c2} train {secs:.0f}s")
         for dev_name, rep in reps.items():
