@@ -4,16 +4,16 @@ Three steps, all reproducible from the read-only corpora (commands with figures 
 pipeline/resources/ner/PROVENANCE.md):
 
     python -m pipeline.training.train_ner lexicon --ant /work/shared/data/ant \
-        --out pipeline/resources/ner/lexicon.tsv.gz
+        --out pipeline/resources/ner/lexicon.tsv.gz --extra-text <CoNLL files, see PROVENANCE.md>
     python -m pipeline.training.build_name_priors --extra /work/shared/data/ner-extra \
         --out pipeline/resources/ner/name_priors.tsv.gz
     python -m pipeline.training.train_ner train \
         --train /work/shared/data/anercorp-train/ANERCorp_CamelLab_train.txt \
         --out pipeline/resources/ner/model.crfsuite --grid 0.1:0.01 [--dev-protocol v4] [--skip-dev]
 
-`lexicon` counts words in the ANT news corpus and clusters the frequent ones by their left/right
-neighbours (PPMI + SVD + k-means): clusters let the CRF generalise from names it saw to names it
-did not. `train` follows the dev protocol (`protocol_split`): dev = whole blocks of the file, the
+`lexicon` counts words in the ANT news corpus (plus the words of `--extra-text` CoNLL files, tags
+ignored) and clusters the frequent ones by their left/right neighbours (PPMI + SVD + k-means):
+clusters let the CRF generalise from names it saw to names it did not. `train` follows the dev protocol (`protocol_split`): dev = whole blocks of the file, the
 last 12% and the 40-50% block, never random sentences, plus the cross-domain AQMAR dev; it tunes
 c1/c2 on the ANERcorp devs, prints per-type P/R/F1 on every dev and writes the final model trained
 on all sentences. Training uses `pipeline.lib.ner.FeatureExtractor`, the same code inference uses.
