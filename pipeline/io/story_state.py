@@ -31,16 +31,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
 
 from pipeline.config import S3Settings
 from pipeline.io.storage import Storage, join
-from pipeline.lib.stories import StoryRecord, StoryRules, ingest_days, key_hash, lookup_keys, state_days
+from pipeline.lib.stories import (
+    StoryRecord, StoryRules, group_keys, ingest_days, key_hash, lookup_keys, state_days,
+)
 from pipeline.transforms.base import METRICS_NAMESPACE
 
 log = logging.getLogger("newspipe.stories")
 
 STATE_DIR = "_state/stories"
 STAGING = "_staging"
+CANDIDATES = "candidates"  # ReadStoryState's second output: (candidate key, article ref) of the rows read
 
 STATE_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("story_id", pa.string()), ("canonical", pa.string()),
@@ -187,22 +191,30 @@ class _UnionKeys(beam.CombineFn):
 
 
 class _ReadPartitionFn(beam.DoFn):
-    def __init__(self, output: str, settings: S3Settings | None) -> None:
-        self.output, self.settings = output, settings
+    def __init__(self, output: str, settings: S3Settings | None, rules: StoryRules) -> None:
+        self.output, self.settings, self.rules = output, settings, rules
         self._rows = Metrics.counter(METRICS_NAMESPACE, "stories.state_rows_read")
 
     def setup(self) -> None:
         self.storage = Storage.for_uri(self.output, self.settings)
 
-    def process(self, item: tuple[str, set[int]]) -> Iterator[StoryRecord]:
+    def process(self, item: tuple[str, set[int]]) -> Iterator[Any]:
         partition, keys = item
         records = read_partition(self.storage, self.output, partition, keys)
         self._rows.inc(len(records))
-        yield from records
+        for r in records:
+            yield r
+            # Only the candidate keys this run's articles have: a group no new article is in has
+            # nothing to decide, so the state's other keys are not shuffled at all.
+            for k in group_keys(r, self.rules):
+                if key_hash(k) in keys:
+                    yield TaggedOutput(CANDIDATES, (k, (r.article_id, True)))
 
 
 class ReadStoryState(beam.PTransform):
-    """This run's StoryRecords → the committed state rows that may pair with them (keyed by partition)."""
+    """This run's StoryRecords → the committed state rows that may pair with them (main output
+    `records`) and, as output CANDIDATES, (key, (article id, True)) for each candidate key such a
+    row shares with this run's articles."""
 
     def __init__(self, output: str, settings: S3Settings | None, rules: StoryRules) -> None:
         super().__init__()
@@ -218,7 +230,8 @@ class ReadStoryState(beam.PTransform):
             records
             | "StatePartitions" >> beam.FlatMap(self._requests)
             | "KeysPerPartition" >> beam.CombinePerKey(_UnionKeys())
-            | "ReadStatePartition" >> beam.ParDo(_ReadPartitionFn(self.output, self.settings))
+            | "ReadStatePartition" >> beam.ParDo(_ReadPartitionFn(self.output, self.settings, self.rules))
+            .with_outputs(CANDIDATES, main="records")
         )
 
 

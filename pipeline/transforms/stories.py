@@ -150,19 +150,25 @@ class AssignStories(beam.PTransform):
         p = articles.pipeline
         unique = articles | "KeepOnePerId" >> KeepOnePerId()
         records = unique | "StoryRecords" >> beam.ParDo(_RecordFn(self.ingested_at))
+        rules = self.rules
+        new_keys = records | "CandidateKeys" >> beam.FlatMap(
+            lambda r: ((k, (r.article_id, False)) for k in group_keys(r, rules)))
         if self.state is not None:
-            old = records | "ReadStoryState" >> self.state.read()
+            from pipeline.io.story_state import CANDIDATES
+
+            read = records | "ReadStoryState" >> self.state.read()
+            old, old_keys = read.records, read[CANDIDATES]
         else:
             old = p | "NoStoryState" >> beam.Create([]).with_output_types(StoryRecord)
+            old_keys = p | "NoStateKeys" >> beam.Create([])
         marked = (unique, records, old) | "MarkCopies" >> MarkCopies(self.rules.window_days)
-        rules = self.rules
         # Only (key, article ref) pairs are shuffled; the records themselves (one per article of
         # the run and per state row read) reach the group evaluation as a side input.
         every = (records, old) | "NewAndStateRecords" >> beam.Flatten()
         by_ref = AsDict(every | "KeyByRef" >> beam.Map(lambda r: ((r.article_id, r.is_old), r)))
         assigned = (
-            every
-            | "CandidateKeys" >> beam.FlatMap(lambda r: ((k, (r.article_id, r.is_old)) for k in group_keys(r, rules)))
+            (new_keys, old_keys)
+            | "NewAndStateKeys" >> beam.Flatten()
             | "GroupByCandidateKey" >> beam.GroupByKey()
             | "SameStoryEdges" >> beam.ParDo(_EdgesFn(rules), by_ref)
             | "GatherEdges" >> beam.GroupByKey()

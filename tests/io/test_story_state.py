@@ -105,3 +105,31 @@ def test_window_of_ingest_days_is_bounded() -> None:
     undated = make_record("u", b"\0" * 512, set(), None, DAY, DAY + timedelta(days=30))
     parts = wanted_partitions(undated, RULES)
     assert all(p.startswith("ingested=") for p in parts) and len(parts) == 2 * (RULES.window_days + 2)
+
+
+def test_state_rows_shuffle_only_the_candidate_keys_this_run_has(tmp_path: Path) -> None:
+    """ReadStoryState gives the rows sharing a key with the run's records and, for each, only the
+    candidate keys shared with them: a group of state rows alone decides nothing, so it is not shuffled."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipeline.io.story_state import CANDIDATES, ReadStoryState
+    from pipeline.lib.stories import group_keys
+
+    storage, out = LocalStorage(), str(tmp_path)
+    signer = StoryClusterer()
+    entities = {"Q1", "Q2", "Q3"}
+    old = replace(make_record("a0", signer.signature(TEXTS[0]), entities, DAY, DAY, DAY, "h0"),
+                  story_id=story_id_for("a0"), canonical="a0")
+    _stage(storage, out, "run1", [old])
+    commit_story_state(storage, out, "run1")
+    # the same entities and day, other words: the entity keys are shared, the LSH band keys are not
+    new = make_record("n1", signer.signature(TEXTS[1]), entities, DAY, DAY, DAY, "h1")
+    shared = set(group_keys(old, RULES)) & set(group_keys(new, RULES))
+    assert shared and all(k.startswith(("e:", "i:")) for k in shared)
+    assert any(k.startswith("b") for k in group_keys(old, RULES))
+    with TestPipeline() as p:
+        read = p | beam.Create([new]) | ReadStoryState(out, None, RULES)
+        assert_that(read.records | beam.Map(lambda r: r.article_id), equal_to(["a0"]), label="rows")
+        assert_that(read[CANDIDATES], equal_to([(k, ("a0", True)) for k in sorted(shared)]), label="keys")
