@@ -165,7 +165,9 @@ def make_corpus(n: int, seed: int = 7) -> list[dict[str, str]]:
     return articles
 
 
-def write_corpus(out: Path, n: int, seed: int = 7, per_file: int = 500) -> list[Path]:
+def write_corpus(out: Path, n: int, seed: int = 7, per_file: int = 500, all_dated: bool = False) -> list[Path]:
+    """Half the articles in JSONL files, half two to a text page; the second article of a page has no
+    date line (as on the seed aggregator pages) unless `all_dated`."""
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     articles = make_corpus(n, seed)
@@ -183,6 +185,8 @@ def write_corpus(out: Path, n: int, seed: int = 7, per_file: int = 500) -> list[
                 page.append("إقرأ أيضاً:")
             if k == 0:
                 page += [a["title"], f"تاريخ النشر: {a['published']}", a["body"], f"المصدر: {a['outlet']}"]
+            elif all_dated:
+                page += [a["title"], f"تاريخ النشر: {a['published']}", a["body"]]
             else:
                 page += [a["title"], a["body"]]
         path = out / f"page-{j:07d}.txt"
@@ -195,6 +199,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("-n", type=int, default=10_000)
+    ap.add_argument("--all-dated", action="store_true", help="give the second article of a page a date line too")
     args = ap.parse_args()
-    files = write_corpus(args.out, args.n)
+    files = write_corpus(args.out, args.n, all_dated=args.all_dated)
     print(f"wrote {args.n} articles in {len(files)} files to {args.out}")
