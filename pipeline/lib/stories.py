@@ -350,6 +350,13 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     n_ent = np.array([len(r.entities) for r in recs], dtype=np.int64)
     ids = [r.article_id for r in recs]
     entity_sets = [frozenset(r.entities) for r in recs] if kind != "b" else []
+    # An entity or ingest key names a bucket, and every article is in its bucket and the next: two
+    # articles of one bucket share two such groups. Each pair is decided in one of them only, the
+    # later bucket of the two (which both always have).
+    if kind != "b":
+        width = rules.gap_days if kind == "e" else rules.window_days + 1
+        bucket = (day if kind == "e" else ingest) // width
+        group_bucket = int(key.rsplit(":", 1)[1])
     # Every pair to check has a "pivot", an article of this run, and is generated once, pivot x
     # partners, a block of pivots at a time. In an ingest group a pair needs an undated side: an
     # undated pivot pairs with all, a dated pivot only with the undated articles of earlier runs.
@@ -378,6 +385,8 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
             keep &= dated[i] & dated[j]
         elif kind == "i":
             keep &= ~(dated[i] & dated[j])
+        if kind != "b":
+            keep &= np.maximum(bucket[i], bucket[j]) == group_bucket
         both_dated = dated[i] & dated[j]
         keep &= np.where(both_dated, np.abs(day[i] - day[j]) <= rules.window_days,
                          np.abs(ingest[i] - ingest[j]) <= rules.window_days)
