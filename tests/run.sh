@@ -24,6 +24,14 @@ fi
 "$VENV/bin/python" -m pip install -q -r config/requirements-dev.lock
 "$VENV/bin/python" -m pip install -q --no-deps -e .
 
+# 1a. The Dataflow dry-run test's own venv (runtime + apache-beam[gcp], config/requirements-dataflow.lock): with the
+#     Google Cloud SDK installed, `import apache_beam` loads ~40 GCP packages, which must not be in the venv the
+#     rest of the suite runs newspipe in. The test runs newspipe from this checkout (no install of it here).
+DATAFLOW_VENV="$CACHE/dataflow-venv"
+[ -x "$DATAFLOW_VENV/bin/python" ] || python3 -m venv "$DATAFLOW_VENV"
+"$DATAFLOW_VENV/bin/python" -m pip install -q -r config/requirements-dataflow.lock
+export NEWSPIPE_TEST_DATAFLOW_PYTHON="$DATAFLOW_VENV/bin/python"
+
 # 2. MinIO server binary: MINIO_BIN, else one on PATH, else built once from the Go module and cached.
 if [ -z "${MINIO_BIN:-}" ]; then
   if command -v minio >/dev/null 2>&1; then
