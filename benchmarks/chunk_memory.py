@@ -73,7 +73,8 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         done.set()
         peaks.append(current[0])
-    chunk_peaks = peaks[1:]  # peaks[0] is the start-up before the first chunk
+    # peaks[0] is the start-up before the first chunk's log line; a one-chunk run logs no chunk line
+    chunk_peaks = peaks[1:] if len(peaks) > 1 else peaks
     result = {
         "n": args.n, "all_dated": args.all_dated, "chunk_mb": cfg.input.chunk_mb, "articles": summary.articles,
         "seconds": round(seconds, 1), "chunk_peak_rss_mb": chunk_peaks,
