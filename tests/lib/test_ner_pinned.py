@@ -1,0 +1,121 @@
+"""The entities stage tags exactly what it tagged before its speed work (issue 14).
+
+tests/fixtures/ner_pinned.json.gz holds 30 synthetic news articles (benchmarks/synth.py, ~5 KB each)
+and the mentions the shipped model v4.1 gave, recorded at commit 40a8f8e before any speed change:
+`tag_entities` (gazetteer + CRF, what the pipeline runs) and `NerTagger.tag` without a gazetteer
+(CRF alone), for them, for the five seed articles and for the sentences of ner_small.conll. A
+change that only makes tagging faster must leave every span, type and link as it was. A retrained
+model or a new gazetteer changes the tags on purpose: record again with
+
+    python tests/lib/test_ner_pinned.py --record
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "ner_pinned.json.gz"
+
+
+def _texts(synth: list[str]) -> list[str]:
+    from pipeline.lib.ner import read_conll
+
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    conll = [" ".join(toks) for toks, _ in read_conll(ROOT / "tests" / "fixtures" / "ner_small.conll")]
+    return synth + seeds + conll
+
+
+def _tag_all(texts: list[str]) -> dict[str, list]:
+    from pipeline.lib.entities import tag_entities
+    from pipeline.lib.gazetteer import Gazetteer
+    from pipeline.lib.ner import NerTagger
+
+    gaz, tagger = Gazetteer.load(), NerTagger.load()
+
+    def rows(mentions: list) -> list[list]:
+        return [[m.surface, m.type, m.start, m.end, m.canonical, m.wikidata_id] for m in mentions]
+
+    return {
+        "full": [rows(tag_entities(t, gaz, tagger)) for t in texts],
+        "crf": [rows(tagger.tag(t)) for t in texts],
+    }
+
+
+def _record() -> None:
+    import tempfile
+    from datetime import datetime, timezone
+
+    from apache_beam.pvalue import TaggedOutput
+
+    from benchmarks.synth import write_corpus
+    from pipeline.config import Config
+    from pipeline.graph import enrichment_stages
+    from pipeline.io.sources import raw_documents
+    from pipeline.io.storage import LocalStorage
+
+    cfg = Config()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_corpus(Path(tmp), 30)
+        storage = LocalStorage()
+        elements = []
+        for path in files:
+            info = storage.stat(str(path))
+            elements += [d for d in raw_documents(info, storage.read_bytes(str(path)), cfg) if not isinstance(d, tuple)]
+    for stage in enrichment_stages(cfg, datetime(2026, 12, 2, tzinfo=timezone.utc)):
+        fn = stage.make_fn()
+        if fn.stage == "entities":
+            break
+        fn.setup()
+        elements = [o for e in elements for o in fn.process(e) if not isinstance(o, TaggedOutput)]
+    synth = [t for art in elements for t in (art.title, art.body) if t]
+    data = {"synth": synth, **_tag_all(_texts(synth))}
+    with gzip.open(FIXTURE, "wt", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+    print(f"{FIXTURE}: {len(synth)} synthetic texts, {sum(map(len, data['full']))} mentions")
+
+
+@pytest.fixture(scope="module")
+def pinned() -> dict:
+    with gzip.open(FIXTURE, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_tags_are_the_pinned_ones(pinned: dict) -> None:
+    texts = _texts(pinned["synth"])
+    got = _tag_all(texts)
+    assert sum(map(len, got["full"])) > 1000  # an empty tagger must not pass
+    for kind in ("full", "crf"):
+        for i, (want, have) in enumerate(zip(pinned[kind], got[kind])):
+            assert have == want, (kind, i, texts[i][:80])
+        assert len(got[kind]) == len(pinned[kind])
+
+
+def test_tags_do_not_depend_on_cache_state(pinned: dict) -> None:
+    """Caches emptied at every text (their bound reached) give the same tags as warm caches."""
+    from pipeline.lib.entities import tag_entities
+    from pipeline.lib.gazetteer import Gazetteer
+    from pipeline.lib.ner import NerTagger
+
+    gaz, tagger = Gazetteer.load(), NerTagger.load()
+    texts = _texts(pinned["synth"])[::7]
+    sc = tagger._scorer(gaz)
+    saved = sc._MAX_WORDS
+    sc._MAX_WORDS = 1  # every call starts over
+    try:
+        for i, t in zip(range(0, len(texts) * 7, 7), texts):
+            have = [[m.surface, m.type, m.start, m.end, m.canonical, m.wikidata_id] for m in tag_entities(t, gaz, tagger)]
+            assert have == pinned["full"][i]
+    finally:
+        sc._MAX_WORDS = saved
+        sc._reset()
+
+
+if __name__ == "__main__" and "--record" in sys.argv:
+    sys.path.insert(0, str(ROOT))
+    _record()
