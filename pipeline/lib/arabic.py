@@ -80,9 +80,21 @@ def clean_line(text: str) -> str:
     return clean_text(text.replace("\n", " ").replace("\r", " "))
 
 
+# The same folding as str.replace passes: translate() with a dict is a per-character loop (~60 ns a
+# character on Arabic text, 0.36 ms on a 5 KB article), one replace() per variant letter is a C scan
+# (~4 µs for all of them). Same result: every variant maps to one letter that is not itself a variant.
+_FOLD_PAIRS = tuple((chr(src), dst) for src, dst in _FOLD.items())
+assert not {dst for _, dst in _FOLD_PAIRS} & {src for src, _ in _FOLD_PAIRS}
+_FOLD_BY_REPLACE = 12  # from this length on, replace() passes beat translate()
+
+
 def fold_letters(text: str) -> str:
     """Fold letter variants one-for-one (no length change): the core of the match form."""
-    return text.translate(_FOLD)
+    if len(text) < _FOLD_BY_REPLACE:
+        return text.translate(_FOLD)
+    for src, dst in _FOLD_PAIRS:
+        text = text.replace(src, dst)
+    return text
 
 
 def match_form(text: str) -> str:

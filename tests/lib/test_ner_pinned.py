@@ -116,6 +116,21 @@ def test_tags_do_not_depend_on_cache_state(pinned: dict) -> None:
         sc._reset()
 
 
+def test_fold_letters_is_the_translate_table() -> None:
+    """fold_letters' replace() passes on long text give what str.translate(_FOLD) gives."""
+    import random
+
+    from pipeline.lib.arabic import _FOLD, fold_letters
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert fold_letters(every) == every.translate(_FOLD)
+    rng = random.Random(14)
+    alphabet = [chr(k) for k in _FOLD] + list("ابتثجحخدذرزسشصضطظعغفقكلمنهوي اَ\nAbc1")
+    for _ in range(2000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        assert fold_letters(s) == s.translate(_FOLD)
+
+
 if __name__ == "__main__" and "--record" in sys.argv:
     sys.path.insert(0, str(ROOT))
     _record()
