@@ -980,12 +980,20 @@ class NerTagger:
         back = np.empty((longest, n_sent, n_labels), dtype=np.intp)
         final_label = np.zeros(n_sent, dtype=np.intp)
         delta = em[0].copy()
-        cand = np.empty((n_sent, n_labels, n_labels))
+        # Candidates laid out (sentence * to, from): the argmax runs over the contiguous last axis
+        # and the maximum is read at it, instead of max() and argmax() over a middle axis (each of
+        # those costs more than the whole step). Same sums, same first-maximum tie rule.
+        cand = np.empty((n_sent * n_labels, n_labels))
+        trans_rows = np.tile(np.ascontiguousarray(trans.T), (n_sent, 1))  # row s*L + to: trans[:, to]
+        sentence_of_row = np.repeat(np.arange(n_sent), n_labels)
+        row_base = np.arange(n_sent * n_labels) * n_labels
+        flat_cand = cand.ravel()
         for t in range(longest):
             if t:
-                np.add(delta[:, :, None], trans, out=cand)  # (sentence, from, to)
-                back[t] = cand.argmax(axis=1)
-                delta = cand.max(axis=1)
+                np.add(delta.take(sentence_of_row, axis=0), trans_rows, out=cand)
+                best = cand.argmax(axis=1)
+                back[t] = best.reshape(n_sent, n_labels)
+                delta = flat_cand.take(row_base + best).reshape(n_sent, n_labels)
                 delta += em[t]
             done = ends_at.get(t)
             if done is not None:
