@@ -16,7 +16,8 @@ segments and nothing is lost or applied twice. A run writes its segments under `
 the pipeline; `commit_story_state` moves them into place after the run's rows are written. A run
 reads only the partitions its articles need (their event days +- stories.window_days; of the last
 window_days of ingest days, the undated articles, and for an undated article all), and only the rows
-sharing a key with them.
+sharing a key with them; it decides their pairs with the run's articles where it reads them, a batch
+of rows at a time (ReadStoryState), so what it holds does not grow with the state.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
+from apache_beam.pvalue import AsList, TaggedOutput
 
 from pipeline.config import S3Settings
 from pipeline.io.storage import Storage, join
 from pipeline.lib.stories import (
-    StoryRecord, StoryRules, group_keys, ingest_days, key_hash, lookup_keys, state_days,
+    RunIndex, StoryRecord, StoryRules, ingest_days, key_hash, lookup_keys, state_days,
 )
 from pipeline.transforms.base import METRICS_NAMESPACE
 
@@ -44,7 +45,7 @@ log = logging.getLogger("newspipe.stories")
 
 STATE_DIR = "_state/stories"
 STAGING = "_staging"
-CANDIDATES = "candidates"  # ReadStoryState's second output: (candidate key, article ref) of the rows read
+COPIES = "copies"  # ReadStoryState's second output: state rows with the content hash of an article of the run
 
 STATE_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("story_id", pa.string()), ("canonical", pa.string()),
@@ -103,31 +104,44 @@ def records_from_table(table: pa.Table) -> list[StoryRecord]:
     ]
 
 
-def read_partition(storage: Storage, output: str, partition: str, keys: set[int] | None) -> list[StoryRecord]:
+BATCH_ROWS = 4096  # state rows decoded at a time (what a partition read holds)
+
+
+def iter_partition(
+    storage: Storage, output: str, partition: str, keys: set[int] | None, batch_rows: int = BATCH_ROWS,
+) -> Iterator[tuple[list[StoryRecord], Any, Any]]:
     """Committed rows of one partition sharing a key with `keys` (all rows if None), with the
-    merges recorded there applied to their story ids."""
+    merges recorded there applied to their story ids, `batch_rows` at a time: (records, their key
+    hashes flattened, the record index of each key) per batch, one segment file read at a time."""
     prefix = join(output, STATE_DIR, partition)
+    files = [info.uri for info in storage.list(join(prefix, "*.parquet"))]
+    names = {uri: uri.rsplit("/", 1)[-1] for uri in files}
     merges: dict[str, str] = {}
-    tables = []
-    for info in storage.list(join(prefix, "*.parquet")):
-        name = info.uri.rsplit("/", 1)[-1]
-        table = pq.read_table(io.BytesIO(storage.read_bytes(info.uri)))
-        if name.startswith("merges-"):
+    for uri in files:
+        if names[uri].startswith("merges-"):
+            table = pq.read_table(io.BytesIO(storage.read_bytes(uri)))
             merges.update(zip(table.column("story_id").to_pylist(), table.column("merged_into").to_pylist()))
-        elif name.startswith("seg-"):
-            if keys is not None:
-                wanted = pa.array(sorted(keys), type=pa.int64())
-                flat = pc.is_in(pc.list_flatten(table.column("keys")), value_set=wanted)
-                parents = pc.list_parent_indices(table.column("keys"))
-                hit = pc.unique(pc.filter(parents, flat))
-                table = table.take(hit)
-            tables.append(table.drop_columns(["keys"]))
-    records: list[StoryRecord] = []
-    for table in tables:
-        records += records_from_table(table)
-    if merges:
-        records = [_resolved(r, merges) for r in records]
-    return records
+    wanted = pa.array(sorted(keys), type=pa.int64()) if keys is not None else None
+    for uri in files:
+        if not names[uri].startswith("seg-"):
+            continue
+        table = pq.read_table(io.BytesIO(storage.read_bytes(uri)))
+        if wanted is not None:
+            flat = pc.is_in(pc.list_flatten(table.column("keys")), value_set=wanted)
+            table = table.take(pc.unique(pc.filter(pc.list_parent_indices(table.column("keys")), flat)))
+        for start in range(0, table.num_rows, batch_rows):
+            batch = table.slice(start, batch_rows).combine_chunks()
+            column = batch.column("keys").chunk(0) if batch.num_rows else pa.array([], pa.list_(pa.int64()))
+            records = records_from_table(batch)
+            if merges:
+                records = [_resolved(r, merges) for r in records]
+            yield (records, pc.list_flatten(column).to_numpy(zero_copy_only=False),
+                   pc.list_parent_indices(column).to_numpy(zero_copy_only=False))
+
+
+def read_partition(storage: Storage, output: str, partition: str, keys: set[int] | None) -> list[StoryRecord]:
+    """Committed rows of one partition sharing a key with `keys` (all rows if None), merges applied."""
+    return [r for records, _, _ in iter_partition(storage, output, partition, keys) for r in records]
 
 
 def _resolved(record: StoryRecord, merges: dict[str, str]) -> StoryRecord:
@@ -190,31 +204,46 @@ class _UnionKeys(beam.CombineFn):
         return acc
 
 
-class _ReadPartitionFn(beam.DoFn):
+class _StateEdgesFn(beam.DoFn):
+    """(state partition, key hashes this run asks for) → the same-story edges between this run's
+    articles (side input) and the rows of that partition, and, as output COPIES, the rows with the
+    content hash of an article of this run. Rows are read and decided a batch at a time, so neither
+    the rows nor their candidate keys are shuffled or held (lib/stories.RunIndex)."""
+
     def __init__(self, output: str, settings: S3Settings | None, rules: StoryRules) -> None:
         self.output, self.settings, self.rules = output, settings, rules
         self._rows = Metrics.counter(METRICS_NAMESPACE, "stories.state_rows_read")
+        self._pairs = Metrics.counter(METRICS_NAMESPACE, "stories.state_edges")
 
     def setup(self) -> None:
         self.storage = Storage.for_uri(self.output, self.settings)
+        self._index: tuple[Any, RunIndex] | None = None
 
-    def process(self, item: tuple[str, set[int]]) -> Iterator[Any]:
+    def _run_index(self, records: list[StoryRecord]) -> RunIndex:
+        # The side input is the same object for every partition of a run (and window): index it once.
+        if self._index is None or self._index[0] is not records:
+            self._index = (records, RunIndex(records, self.rules))
+        return self._index[1]
+
+    def process(self, item: tuple[str, set[int]], records: list[StoryRecord]) -> Iterator[Any]:
         partition, keys = item
-        records = read_partition(self.storage, self.output, partition, keys)
-        self._rows.inc(len(records))
-        for r in records:
-            yield r
-            # Only the candidate keys this run's articles have: a group no new article is in has
-            # nothing to decide, so the state's other keys are not shuffled at all.
-            for k in group_keys(r, self.rules):
-                if key_hash(k) in keys:
-                    yield TaggedOutput(CANDIDATES, (k, (r.article_id, True)))
+        index = self._run_index(records)
+        for rows, row_keys, parents in iter_partition(self.storage, self.output, partition, keys):
+            self._rows.inc(len(rows))
+            for r in rows:
+                if r.content_hash in index.content_hashes:
+                    yield TaggedOutput(COPIES, r)
+            by_id = {r.article_id: r for r in rows}
+            for a, b in index.edges(rows, row_keys, parents):
+                self._pairs.inc()
+                old = by_id[b]
+                yield a, b, ((b, old.story_id, old.sort_time, old.day),)
 
 
 class ReadStoryState(beam.PTransform):
-    """This run's StoryRecords → the committed state rows that may pair with them (main output
-    `records`) and, as output CANDIDATES, (key, (article id, True)) for each candidate key such a
-    row shares with this run's articles."""
+    """This run's StoryRecords → (main output `edges`) the same-story edges they form with the
+    committed state rows, as (this run's id, state id, ((state id, story id, sort time, day),)),
+    and (output COPIES) the state rows with the content hash of one of them."""
 
     def __init__(self, output: str, settings: S3Settings | None, rules: StoryRules) -> None:
         super().__init__()
@@ -230,8 +259,8 @@ class ReadStoryState(beam.PTransform):
             records
             | "StatePartitions" >> beam.FlatMap(self._requests)
             | "KeysPerPartition" >> beam.CombinePerKey(_UnionKeys())
-            | "ReadStatePartition" >> beam.ParDo(_ReadPartitionFn(self.output, self.settings, self.rules))
-            .with_outputs(CANDIDATES, main="records")
+            | "StateEdges" >> beam.ParDo(_StateEdgesFn(self.output, self.settings, self.rules), AsList(records))
+            .with_outputs(COPIES, main="edges")
         )
 
 

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pipeline.lib.arabic import HARAKAT, TATWEEL, match_form
 from pipeline.lib.cache import CACHE_SIZE, BoundedCache
@@ -175,6 +175,12 @@ def _aware(value: datetime) -> datetime:
 #   ingested within the window of each other (this bounds what a run must read).
 #
 # Only the edges (id pairs) that pass the rule leave a group; union-find over them gives stories.
+#
+# Pairs of this run's articles are decided per group (`edges_in_group`, after a GroupByKey). Pairs
+# with an article of an earlier run are decided where the state rows are read (`RunIndex`): this
+# run's records, indexed by key, are small next to the state, so each row read is compared with the
+# articles it shares a key with, once per pair, and only the edges leave (a map-side join). What a run
+# holds is then its own records and one batch of state rows, however big the state in its window.
 
 DAY_SECONDS = 86_400
 
@@ -232,6 +238,11 @@ class StoryRecord:
     @property
     def dated(self) -> bool:
         return self.published is not None
+
+    @property
+    def sort_time(self) -> float:
+        """When the article happened, for ordering stories: published, else its event day."""
+        return self.published if self.published is not None else self.day * DAY_SECONDS
 
 
 def day_ordinal(when: datetime) -> int:
@@ -412,6 +423,108 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     return out
 
 
+_KIND_BITS = {"b": 1, "e": 2, "i": 4}
+_BAND, _ENTITY, _INGEST = 1, 2, 4
+
+
+class RunIndex:
+    """This run's records indexed by the hashes of their candidate keys, to decide the pairs they form
+    with state rows (articles of earlier runs): the same pairs and rule as their candidate groups
+    would (`edges_in_group`), each pair decided once, whatever the number of keys it shares."""
+
+    def __init__(self, records: Iterable[StoryRecord], rules: StoryRules) -> None:
+        import numpy as np
+
+        self.rules = rules
+        self.records = sorted({r.article_id: r for r in records if not r.is_old}.values(), key=lambda r: r.article_id)
+        self._arrays = _record_arrays(self.records)
+        rows = [(key_hash(k), i, _KIND_BITS[k[0]])
+                for i, r in enumerate(self.records) for k in set(group_keys(r, rules))]
+        rows.sort()
+        self.key_hashes = np.array([k for k, _, _ in rows], dtype=np.int64)
+        self._member = np.array([i for _, i, _ in rows], dtype=np.int64)
+        self._kind = np.array([b for _, _, b in rows], dtype=np.uint8)
+        self.content_hashes = frozenset(r.content_hash for r in self.records if r.content_hash)
+
+    def edges(self, rows: list[StoryRecord], keys: Any, parents: Any) -> list[tuple[str, str]]:
+        """(this run's id, row's id) for each state row in `rows` that is the same story as an article
+        of this run. `keys` are the rows' stored key hashes, flattened, `parents` the row of each."""
+        import numpy as np
+
+        if not rows or not self.records:
+            return []
+        keys, parents = np.asarray(keys, dtype=np.int64), np.asarray(parents, dtype=np.int64)
+        lo = np.searchsorted(self.key_hashes, keys, side="left")
+        count = np.searchsorted(self.key_hashes, keys, side="right") - lo
+        hit = count > 0
+        lo, count, parents = lo[hit], count[hit], parents[hit]
+        total = int(count.sum())
+        if not total:
+            return []
+        # every (row, member, kind) that a shared key gives, then one entry per (row, member) pair
+        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(count)[:-1])), count) + np.arange(total)
+        n = len(self.records)
+        code = np.repeat(parents, count) * n + self._member[starts]
+        order = np.argsort(code, kind="stable")
+        code, kinds = code[order], self._kind[starts][order]
+        first = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+        kinds = np.bitwise_or.reduceat(kinds, first)
+        code = code[first]
+        old, new = _record_arrays(rows), self._arrays
+        out: list[tuple[str, str]] = []
+        for k in range(0, len(code), _MAX_PAIRS):
+            r, m, kind = code[k:k + _MAX_PAIRS] // n, code[k:k + _MAX_PAIRS] % n, kinds[k:k + _MAX_PAIRS]
+            for a, b in _decide(new, m, old, r, kind, self.rules):
+                out.append((self.records[a].article_id, rows[b].article_id))
+        return out
+
+
+def _record_arrays(records: list[StoryRecord]) -> dict[str, Any]:
+    import numpy as np
+
+    return {
+        "sig": np.stack([np.frombuffer(r.signature, dtype=np.uint32) for r in records]) if records
+        else np.zeros((0, 0), dtype=np.uint32),
+        "dated": np.array([r.dated for r in records], dtype=bool),
+        "day": np.array([r.day for r in records], dtype=np.int64),
+        "ingest": np.array([r.ingest_day for r in records], dtype=np.int64),
+        "when": np.array([r.published if r.published is not None else np.nan for r in records], dtype=float),
+        "n_ent": np.array([len(r.entities) for r in records], dtype=np.int64),
+        "entities": [r.entities for r in records],
+    }
+
+
+def _decide(x: dict[str, Any], i: Any, y: dict[str, Any], j: Any, kind: Any, rules: StoryRules) -> list[tuple[int, int]]:
+    """The rule for pairs (x[i], y[j]) that share keys of the kinds `kind` (bits): a band key admits the
+    near-duplicate test, an entity key (both dated) or an ingest key (one side undated) both tests."""
+    import numpy as np
+
+    both_dated = x["dated"][i] & y["dated"][j]
+    entity_like = ((kind & _ENTITY) > 0) | (((kind & _INGEST) > 0) & ~both_dated)
+    keep = (((kind & _BAND) > 0) | entity_like) & np.where(
+        both_dated, np.abs(x["day"][i] - y["day"][j]) <= rules.window_days,
+        np.abs(x["ingest"][i] - y["ingest"][j]) <= rules.window_days)
+    i, j, entity_like = i[keep], j[keep], entity_like[keep]
+    if not len(i):
+        return []
+    similarity = np.count_nonzero(x["sig"][i] == y["sig"][j], axis=1) / float(rules.num_perm)
+    same = similarity >= rules.threshold
+    maybe = np.flatnonzero(~same & entity_like & (similarity >= rules.related_threshold))
+    if len(maybe):
+        a, b = i[maybe], j[maybe]
+        ea, eb = x["entities"], y["entities"]
+        shared = np.fromiter((len(set(ea[p]).intersection(eb[q])) for p, q in zip(a.tolist(), b.tolist())),
+                             dtype=np.int64, count=len(maybe))
+        gap = np.abs(x["when"][a] - y["when"][b])
+        related = (
+            (shared >= rules.min_shared_entities)
+            & (shared >= rules.min_entity_overlap * np.minimum(x["n_ent"][a], y["n_ent"][b]))
+            & ~(gap > rules.max_gap_seconds)  # NaN (an undated side) passes
+        )
+        same[maybe[related]] = True
+    return list(zip(i[same].tolist(), j[same].tolist()))
+
+
 @dataclass
 class Assignment:
     """The result of joining this run's articles to stories."""
@@ -478,18 +591,21 @@ def keyed_cluster(
 ) -> Assignment:
     """In-process keyed clustering (what the Beam transform distributes): group by key, edges per
     group, union-find. Used by pipeline/local.py and tests."""
+    import numpy as np
+
+    records = list(records)
     groups: dict[str, list[StoryRecord]] = {}
     for record in records:
         for key in group_keys(record, rules):
             groups.setdefault(key, []).append(record)
-    state = list(state)
-    for record in state:  # only groups a new article is in can give an edge
-        for key in group_keys(record, rules):
-            if key in groups:
-                groups[key].append(record)
     edges = {edge for key, members in groups.items() for edge in edges_in_group(key, members, rules)}
-    old = {r.article_id: (r.story_id, r.published if r.published is not None else r.day * DAY_SECONDS)
-           for r in state}
+    state = list(state)
+    if state:
+        keys = [[key_hash(k) for k in set(lookup_keys(r, rules))] for r in state]
+        parents = np.repeat(np.arange(len(state)), [len(k) for k in keys])
+        edges |= set(RunIndex(records, rules).edges(state, np.array([h for k in keys for h in k], dtype=np.int64),
+                                                    parents))
+    old = {r.article_id: (r.story_id, r.sort_time) for r in state}
     return assign_stories(sorted(edges), old)
 
 

@@ -2,10 +2,12 @@
 
 Per article a StoryRecord (MinHash signature, entity keys, event and ingest day) is computed where
 the article is. Candidate groups come from a GroupByKey on LSH band keys and (entity, day) keys
-(pipeline/lib/stories.py) over article refs (the records, one per article, are a side input); the
-rule is evaluated per group, in parallel, and only the edges (id pairs) are gathered for union-find. Articles of earlier runs, read from `_state/stories/` by the
-`state` transforms (pipeline/io/story_state.py), join the groups, so a story and a `duplicate_of`
-hold across runs, polls and windows. A written story id never changes: when an article links two
+(pipeline/lib/stories.py) over article ids (the records, one per article, are a side input); the
+rule is evaluated per group, in parallel, and only the edges (id pairs) are gathered for union-find.
+Articles of earlier runs are read from `_state/stories/` by the `state` transforms
+(pipeline/io/story_state.py), which decide their pairs with this run's articles where they read
+them (a map-side join on the same keys), so a story and a `duplicate_of` hold across runs, polls
+and windows. A written story id never changes: when an article links two
 earlier stories, the later one is recorded as merged into the earlier.
 """
 
@@ -20,7 +22,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict, TaggedOutput
 
 from pipeline.lib.stories import (
-    DAY_SECONDS, StoryClusterer, StoryRecord, StoryRules, assign_stories, edges_in_group, group_keys, make_record,
+    StoryClusterer, StoryRecord, StoryRules, assign_stories, edges_in_group, group_keys, make_record,
 )
 from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import METRICS_NAMESPACE
@@ -62,10 +64,6 @@ def state_row(record: StoryRecord, a: Article) -> StoryRecord:
     return replace(record, story_id=a.story_id, canonical=a.duplicate_of or a.id)
 
 
-def old_sort_time(r: StoryRecord) -> float:
-    return r.published if r.published is not None else r.day * DAY_SECONDS
-
-
 class _RecordFn(beam.DoFn):
     def __init__(self, ingested_at: datetime) -> None:
         self.ingested_at = ingested_at
@@ -78,26 +76,24 @@ class _RecordFn(beam.DoFn):
 
 
 class _EdgesFn(beam.DoFn):
-    """One candidate group → its same-story edges, with the story of each state article in them."""
+    """One candidate group of this run's articles → its same-story edges."""
 
     def __init__(self, rules: StoryRules) -> None:
         self.rules = rules
         self._groups = Metrics.counter(METRICS_NAMESPACE, "stories.candidate_groups")
 
     def process(
-        self, group: tuple[str, Iterable[tuple[str, bool]]], records: dict[tuple[str, bool], StoryRecord]
-    ) -> Iterator[tuple[None, tuple]]:
+        self, group: tuple[str, Iterable[str]], records: dict[str, StoryRecord]
+    ) -> Iterator[tuple[str, str, tuple]]:
         key, refs = group
-        members = [records[ref] for ref in set(refs)]
         self._groups.inc()
-        old = {r.article_id: r for r in members if r.is_old}
-        for a, b in edges_in_group(key, members, self.rules):
-            info = tuple((x, old[x].story_id, old_sort_time(old[x]), old[x].day) for x in (a, b) if x in old)
-            yield None, (a, b, info)
+        for a, b in edges_in_group(key, [records[ref] for ref in set(refs)], self.rules):
+            yield a, b, ()
 
 
 def _assign(group: tuple[None, Iterable[tuple]]) -> Iterator[Any]:
-    """All edges of the run → (article id, (story id, already in state)) and merge records."""
+    """All edges of the run, each (id, id, what it says of state articles) → (article id, (story id,
+    already in state)) and merge records."""
     edges, old, old_days = set(), {}, {}
     for a, b, info in group[1]:
         edges.add((a, b))
@@ -152,25 +148,28 @@ class AssignStories(beam.PTransform):
         records = unique | "StoryRecords" >> beam.ParDo(_RecordFn(self.ingested_at))
         rules = self.rules
         new_keys = records | "CandidateKeys" >> beam.FlatMap(
-            lambda r: ((k, (r.article_id, False)) for k in group_keys(r, rules)))
+            lambda r: ((k, r.article_id) for k in group_keys(r, rules)))
+        # Pairs of this run's articles: a GroupByKey per candidate key, over article ids only (the
+        # records reach the group evaluation as a side input). Pairs with earlier runs' articles are
+        # decided where the state rows are read, against this run's records (ReadStoryState).
+        by_id = AsDict(records | "KeyById" >> beam.Map(lambda r: (r.article_id, r)))
+        edges = (
+            new_keys
+            | "GroupByCandidateKey" >> beam.GroupByKey()
+            | "SameStoryEdges" >> beam.ParDo(_EdgesFn(rules), by_id)
+        )
         if self.state is not None:
-            from pipeline.io.story_state import CANDIDATES
+            from pipeline.io.story_state import COPIES
 
             read = records | "ReadStoryState" >> self.state.read()
-            old, old_keys = read.records, read[CANDIDATES]
+            old, state_edges = read[COPIES], read.edges
+            edges = (edges, state_edges) | "RunAndStateEdges" >> beam.Flatten()
         else:
             old = p | "NoStoryState" >> beam.Create([]).with_output_types(StoryRecord)
-            old_keys = p | "NoStateKeys" >> beam.Create([])
         marked = (unique, records, old) | "MarkCopies" >> MarkCopies(self.rules.window_days)
-        # Only (key, article ref) pairs are shuffled; the records themselves (one per article of
-        # the run and per state row read) reach the group evaluation as a side input.
-        every = (records, old) | "NewAndStateRecords" >> beam.Flatten()
-        by_ref = AsDict(every | "KeyByRef" >> beam.Map(lambda r: ((r.article_id, r.is_old), r)))
         assigned = (
-            (new_keys, old_keys)
-            | "NewAndStateKeys" >> beam.Flatten()
-            | "GroupByCandidateKey" >> beam.GroupByKey()
-            | "SameStoryEdges" >> beam.ParDo(_EdgesFn(rules), by_ref)
+            edges
+            | "KeyEdges" >> beam.Map(lambda edge: (None, edge))
             | "GatherEdges" >> beam.GroupByKey()
             | "UnionFind" >> beam.FlatMap(_assign).with_outputs(MERGE, main="stories")
         )

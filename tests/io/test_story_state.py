@@ -107,29 +107,39 @@ def test_window_of_ingest_days_is_bounded() -> None:
     assert all(p.startswith("ingested=") for p in parts) and len(parts) == 2 * (RULES.window_days + 2)
 
 
-def test_state_rows_shuffle_only_the_candidate_keys_this_run_has(tmp_path: Path) -> None:
-    """ReadStoryState gives the rows sharing a key with the run's records and, for each, only the
-    candidate keys shared with them: a group of state rows alone decides nothing, so it is not shuffled."""
+def test_state_rows_are_decided_where_they_are_read(tmp_path: Path) -> None:
+    """ReadStoryState gives the edges between the run's records and the state rows (story and sort
+    time of the state side), decided as their shared candidate groups would; it hands on only the rows
+    with a run article's content hash, and shuffles no state row or key."""
     import apache_beam as beam
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from pipeline.io.story_state import CANDIDATES, ReadStoryState
-    from pipeline.lib.stories import group_keys
+    from pipeline.io.story_state import COPIES, ReadStoryState
+    from pipeline.lib.stories import edges_in_group, group_keys
 
     storage, out = LocalStorage(), str(tmp_path)
     signer = StoryClusterer()
     entities = {"Q1", "Q2", "Q3"}
-    old = replace(make_record("a0", signer.signature(TEXTS[0]), entities, DAY, DAY, DAY, "h0"),
-                  story_id=story_id_for("a0"), canonical="a0")
-    _stage(storage, out, "run1", [old])
-    commit_story_state(storage, out, "run1")
-    # the same entities and day, other words: the entity keys are shared, the LSH band keys are not
-    new = make_record("n1", signer.signature(TEXTS[1]), entities, DAY, DAY, DAY, "h1")
-    shared = set(group_keys(old, RULES)) & set(group_keys(new, RULES))
-    assert shared and all(k.startswith(("e:", "i:")) for k in shared)
-    assert any(k.startswith("b") for k in group_keys(old, RULES))
+    old = [replace(make_record(f"a{i}", signer.signature(TEXTS[i % 2]), entities, DAY, DAY, DAY, f"h{i % 2}"),
+                   story_id=story_id_for(f"a{i}"), canonical=f"a{i}") for i in range(3)]
+    far = replace(make_record("far", signer.signature(TEXTS[0]), entities, DAY + timedelta(days=40), DAY, DAY, "h0"),
+                  story_id=story_id_for("far"), canonical="far")
+    for tag, rows in (("run1", old), ("run2", [far])):  # far: a partition 40 days later, not read
+        _stage(storage, out, tag, rows)
+        commit_story_state(storage, out, tag)
+    new = make_record("n1", signer.signature(TEXTS[0]), entities, DAY + timedelta(hours=5), DAY, DAY, "h0")
+    # the reference: each shared group, evaluated on its members
+    expected = set()
+    for key in set(group_keys(new, RULES)):
+        members = [new] + [r for r in old + [far] if key in group_keys(r, RULES)]
+        expected |= set(edges_in_group(key, members, RULES))
+    expected = {tuple(sorted(e)) for e in expected}
+    assert expected and ("far" not in {x for e in expected for x in e})
     with TestPipeline() as p:
         read = p | beam.Create([new]) | ReadStoryState(out, None, RULES)
-        assert_that(read.records | beam.Map(lambda r: r.article_id), equal_to(["a0"]), label="rows")
-        assert_that(read[CANDIDATES], equal_to([(k, ("a0", True)) for k in sorted(shared)]), label="keys")
+        assert_that(read.edges | beam.Map(lambda e: tuple(sorted(e[:2]))), equal_to(sorted(expected)), label="edges")
+        assert_that(read.edges | beam.Map(lambda e: e[2]),
+                    equal_to([((b, story_id_for(b), DAY.timestamp(), old[0].day),)
+                              for b in sorted({x for e in expected for x in e} - {"n1"})]), label="info")
+        assert_that(read[COPIES] | beam.Map(lambda r: r.article_id), equal_to(["a0", "a2"]), label="copies")
