@@ -41,6 +41,7 @@ _FUSED_LAM = frozenset(c + "لل" for c in _CONJ)
 _STOP_TOKENS = frozenset(
     match_form(w) for w in ["في", "من", "على", "عن", "إلى", "الى", "و", "ال", "بن", "آل", "أبو", "ابو", "لل"]
 )
+_NO_TYPES: frozenset[str] = frozenset()
 _ODD_SPACE = re.compile(r"[^\S\n]{2,}|[^\S \n]")  # whitespace that is not a single plain space
 
 
@@ -238,10 +239,25 @@ class Gazetteer:
 
     def token_types(self, token: str) -> frozenset[str]:
         """Types of entries with a name containing this token (proclitics tolerated): a CRF feature."""
-        for cand in self._keys_without_proclitics(match_form(token)):
-            if cand in self._token_types:
-                return self._token_types[cand]
-        return frozenset()
+        return self.form_types(match_form(token))
+
+    def form_types(self, form: str) -> frozenset[str]:
+        """`token_types` of a token already in match form (match_form is idempotent): the CRF
+        feature extractor has the form at hand, and normalising it again cost a third of the call.
+        Probes the same keys in the same order as `_keys_without_proclitics`, without the list."""
+        types = self._token_types
+        hit = types.get(form)
+        if hit is not None:
+            return hit
+        for n in range(1, 5):
+            prefix, rest = form[:n], form[n:]
+            if prefix in PROCLITICS and len(rest) >= 2:
+                hit = types.get(rest)
+                if hit is None and prefix in _FUSED_LAM:
+                    hit = types.get("ال" + rest)
+                if hit is not None:
+                    return hit
+        return _NO_TYPES
 
     # ------------------------------------------------------------------ scanning
 

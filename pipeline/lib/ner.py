@@ -509,6 +509,11 @@ _GROUPS = (
     (_more_clusters_key, _more_clusters_group),
     (_prior_key, _prior_group),
 )
+_CORE_GROUP = 0  # index of (_core_key, _core_group) in _GROUPS
+assert _GROUPS[_CORE_GROUP][0] is _core_key
+
+
+_SORTED_TYPES: dict[frozenset[str], tuple[str, ...]] = {}
 
 
 class FeatureExtractor:
@@ -529,12 +534,18 @@ class FeatureExtractor:
         self._lock = threading.Lock()
 
     def _gaz_types(self, word: str, core: str) -> tuple[str, ...]:
+        """Gazetteer types of the match-form word or its core, sorted."""
         if self.gazetteer is None:
             return ()
-        types = self.gazetteer.token_types(word)
+        # The word and its core are already in match form: skip normalising them again.
+        types_of = getattr(self.gazetteer, "form_types", None) or self.gazetteer.token_types
+        types = types_of(word)
         if core != word:
-            types = types | self.gazetteer.token_types(core)
-        return tuple(sorted(types))
+            types = types | types_of(core)
+        out = _SORTED_TYPES.get(types)
+        if out is None:
+            out = _SORTED_TYPES[types] = tuple(sorted(types))  # at most 2^3 type sets
+        return out
 
     def analyse(self, token: str) -> _Analysis:
         w = match_form(token)
@@ -675,6 +686,15 @@ _LOADED: dict[str, NerTagger] = {}
 _SENT_END = frozenset(".!?؟")
 
 
+def _doubled(a: np.ndarray, need: int = 0) -> np.ndarray:
+    """`a` with at least twice (and at least `need`) rows, the new ones zero. np.zeros maps fresh
+    zero pages, so only the copied half is written (concatenate with zeros_like wrote all of it
+    twice)."""
+    out = np.zeros((max(need, 2 * len(a)), *a.shape[1:]), dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
 class _Scores:
     """Per-word emission blocks for one FeatureExtractor, compiled from the model's weights.
 
@@ -715,6 +735,12 @@ class _Scores:
         self.model_words = frozenset(
             attr.partition("=")[2] for attr in attr_index if attr.partition("=")[0] + "=" in wg
         )
+        # Clitic-free cores with some core-group feature ('core=', '-1core=' ...) in the model: the
+        # others' core group is zero (block 0), with no key, no probe and no strings.
+        cg = {f"{k}core=" for k in _NEAR} | {"core="}
+        self.model_cores = frozenset(
+            attr.partition("=")[2] for attr in attr_index if attr.partition("=")[0] + "=" in cg
+        )
         self.bos_in_bigram = "<s>" in parts
         self.has_sport = "sport" in attr_index  # models before v4 have no sport features
         self.eos_in_bigram = "</s>" in parts
@@ -738,15 +764,26 @@ class _Scores:
         self.n_blocks = 1
 
     def _sums(self, groups: Sequence[Iterable[str]]) -> np.ndarray:
-        """One summed weight vector per feature group, in one numpy call."""
+        """One summed weight vector per feature group, in one numpy call. A group none of whose
+        features the model has is zero (about half of them are: empty neighbour slots), and is
+        left out of the call; the others are summed exactly as before (row 0, then their rows)."""
         get = self.attr_index.get
         idx: list[int] = []
         starts: list[int] = []
-        for feats in groups:
-            starts.append(len(idx))
-            idx.append(0)  # keeps every group non-empty for reduceat
-            idx.extend(filter(None, map(get, feats)))  # row 0 is zero anyway
-        return np.add.reduceat(self.weights[idx], starts, axis=0)
+        at: list[int] = []
+        for g, feats in enumerate(groups):
+            if not feats:
+                continue
+            rows = [r for r in map(get, feats) if r]  # row 0 is zero anyway
+            if rows:
+                at.append(g)
+                starts.append(len(idx))
+                idx.append(0)
+                idx.extend(rows)
+        out = np.zeros((len(groups), self.n_labels))
+        if idx:
+            out[at] = np.add.reduceat(self.weights[idx], starts, axis=0)
+        return out
 
     def word_ids(self, tokens: Sequence[str]) -> np.ndarray:
         index = self.index
@@ -770,7 +807,10 @@ class _Scores:
             if i is None:
                 a = analyse(tok)
                 gids = []
-                for (key_fn, group_fn), cache in zip(_GROUPS, group_blocks):
+                for g, ((key_fn, group_fn), cache) in enumerate(zip(_GROUPS, group_blocks)):
+                    if g == _CORE_GROUP and a.core not in self.model_cores:
+                        gids.append(0)
+                        continue
                     key = key_fn(a)
                     b = cache.get(key)
                     if b is None:
@@ -813,21 +853,19 @@ class _Scores:
             sums = self._sums(pending).reshape(-1, n_slots, self.n_labels)
             need = self.n_blocks + len(new_blocks)
             if need > len(self.blocks):
-                grown = np.zeros((max(need, 2 * len(self.blocks)), *self.blocks.shape[1:]))
-                grown[: self.n_blocks] = self.blocks[: self.n_blocks]
-                self.blocks = grown
+                self.blocks = _doubled(self.blocks, need)
             self.blocks[new_blocks] = sums
             self.n_blocks = need
         self.rows[new_slots] = self.blocks[np.asarray(new_gids)].sum(axis=1) + word_rows
         return np.asarray(ids)
 
     def _grow_rows(self) -> None:
-        self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-        self.cluster = np.concatenate([self.cluster, np.zeros_like(self.cluster)])
-        self.in_bigram = np.concatenate([self.in_bigram, np.zeros_like(self.in_bigram)])
-        self.sport_word = np.concatenate([self.sport_word, np.zeros_like(self.sport_word)])
-        self.core_ids = np.concatenate([self.core_ids, np.zeros_like(self.core_ids)])
-        self.sport_rows = np.concatenate([self.sport_rows, np.zeros_like(self.sport_rows)])
+        self.rows = _doubled(self.rows)
+        self.cluster = _doubled(self.cluster)
+        self.in_bigram = _doubled(self.in_bigram)
+        self.sport_word = _doubled(self.sport_word)
+        self.core_ids = _doubled(self.core_ids)
+        self.sport_rows = _doubled(self.sport_rows)
 
     def emissions(
         self, tokens: Sequence[str], sent_start: np.ndarray, sent_end: np.ndarray, ids: np.ndarray | None = None

@@ -131,6 +131,27 @@ def test_fold_letters_is_the_translate_table() -> None:
         assert fold_letters(s) == s.translate(_FOLD)
 
 
+def test_match_form_is_idempotent_so_form_types_equals_token_types() -> None:
+    """The feature extractor asks the gazetteer for the types of match-form words without
+    normalising them again: that is token_types only because match_form(match_form(x)) == match_form(x)."""
+    import random
+
+    from pipeline.lib.arabic import match_form
+    from pipeline.lib.gazetteer import Gazetteer
+
+    for c in range(0x110000):
+        if not 0xD800 <= c < 0xE000:
+            once = match_form(chr(c))
+            assert match_form(once) == once, hex(c)
+    gaz = Gazetteer.load()
+    rng = random.Random(14)
+    names = sorted(gaz._token_types)
+    words = [p + rng.choice(names) for p in ("", "و", "بال", "لل", "وال", "ف", "ك") for _ in range(300)]
+    words += ["وَاشِنْطُن", "الـقاهرة", "بالأردن", "للهند", "ΣΟΦΊΑ", "İstanbul", "x", ""]
+    for w in words:
+        assert gaz.form_types(match_form(w)) == gaz.token_types(w), w
+    assert sum(bool(gaz.token_types(w)) for w in words) > 1000
+
 if __name__ == "__main__" and "--record" in sys.argv:
     sys.path.insert(0, str(ROOT))
     _record()
