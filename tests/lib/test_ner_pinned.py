@@ -109,7 +109,8 @@ def test_tags_do_not_depend_on_cache_state(pinned: dict) -> None:
     sc._MAX_WORDS = 1  # every call starts over
     try:
         for i, t in zip(range(0, len(texts) * 7, 7), texts):
-            have = [[m.surface, m.type, m.start, m.end, m.canonical, m.wikidata_id] for m in tag_entities(t, gaz, tagger)]
+            mentions = tag_entities(t, gaz, tagger)
+            have = [[m.surface, m.type, m.start, m.end, m.canonical, m.wikidata_id] for m in mentions]
             assert have == pinned["full"][i]
     finally:
         sc._MAX_WORDS = saved
@@ -151,6 +152,72 @@ def test_match_form_is_idempotent_so_form_types_equals_token_types() -> None:
     for w in words:
         assert gaz.form_types(match_form(w)) == gaz.token_types(w), w
     assert sum(bool(gaz.token_types(w)) for w in words) > 1000
+
+def test_match_form_length_changes_are_the_listed_characters() -> None:
+    """MATCH_DROPPED / MATCH_GROWS name exactly the characters match_form drops or grows, and
+    _ODD_WHITESPACE finds what _ODD_SPACE finds: what _form_with_offsets relies on."""
+    import re
+
+    from pipeline.lib.arabic import MATCH_DROPPED, MATCH_GROWS, match_form
+    from pipeline.lib.gazetteer import _ODD_SPACE, _ODD_WHITESPACE
+
+    for c in map(chr, range(0x110000)):
+        if 0xD800 <= ord(c) < 0xE000:
+            continue
+        n = len(match_form(c))
+        assert (n == 0) == bool(MATCH_DROPPED.match(c)), hex(ord(c))
+        assert (n > 1) == bool(MATCH_GROWS.match(c)), hex(ord(c))
+        assert bool(re.match(r"\s", c)) == c.isspace()
+        if c.isspace():
+            assert ord(c) < 0x3001
+            for probe in (c, "a" + c + "b", c + c, " " + c):
+                assert bool(_ODD_SPACE.search(probe)) == ("  " in probe or bool(_ODD_WHITESPACE.search(probe)))
+
+
+def _old_form_with_offsets(text: str) -> tuple[str, list[int]]:
+    """The code before the speed work (per-distinct-character sizes), as a reference."""
+    import re
+
+    from pipeline.lib.arabic import match_form, match_form_with_offsets
+    from pipeline.lib.gazetteer import _ODD_SPACE, _ListOffsets, _Offsets
+
+    form = match_form(text)
+    sizes = {ch: len(match_form(ch)) for ch in set(text)}
+    if any(n > 1 for n in sizes.values()):
+        form, kept = match_form_with_offsets(text)
+        offsets: _Offsets = _ListOffsets(kept)
+    else:
+        offsets = _Offsets()
+        if len(form) != len(text):
+            dropped = "".join(sorted(ch for ch, n in sizes.items() if n == 0))
+            removed = [m.start() for m in re.finditer("[" + re.escape(dropped) + "]", text)]
+            if len(text) - len(form) == len(removed):
+                offsets.drop(removed)
+            else:
+                form, kept = match_form_with_offsets(text)
+                offsets = _ListOffsets(kept)
+    if _ODD_SPACE.search(form):
+        removed = []
+        for m in _ODD_SPACE.finditer(form):
+            removed.extend(range(m.start() + 1, m.end()))
+        form = _ODD_SPACE.sub(" ", form)
+        offsets.drop(removed)
+    return form, [offsets[p] for p in range(len(form))]
+
+
+def test_form_with_offsets_as_before(pinned: dict) -> None:
+    import random
+
+    from pipeline.lib.gazetteer import _form_with_offsets
+
+    rng = random.Random(14)
+    alphabet = list("ابتثجحخدذرزسشصضطظعغفقكلمنهوي أإآةى")
+    alphabet += ["\u064e", "\u0651", "\u0640", "\u200f", "\t", "\n", "  ", "\xa0", "İ", "Σ", "A", "1"]
+    texts = _texts(pinned["synth"])[:20]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(3000)]
+    for t in texts:
+        form, offsets = _form_with_offsets(t)
+        assert (form, [offsets[p] for p in range(len(form))]) == _old_form_with_offsets(t), t
 
 if __name__ == "__main__" and "--record" in sys.argv:
     sys.path.insert(0, str(ROOT))
