@@ -219,6 +219,31 @@ def test_form_with_offsets_as_before(pinned: dict) -> None:
         form, offsets = _form_with_offsets(t)
         assert (form, [offsets[p] for p in range(len(form))]) == _old_form_with_offsets(t), t
 
+def test_span_offsets_are_the_token_matches(pinned: dict) -> None:
+    """_span_offsets (non-whitespace character counts) gives the offsets _TOKEN_RE.finditer gives."""
+    import random
+
+    from pipeline.lib.ner import _TOKEN_RE, _sentence_split, _span_offsets
+
+    rng = random.Random(14)
+    alphabet = list("ابت جح،.؟!«»()3٫5\u064e\u0640") + ["\n", "\t", "\xa0", "\u2003", "\u3000", "12.5", "A", "😀", "\udcff"]
+    texts = _texts(pinned["synth"])
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(3000)]
+    checked = 0
+    for t in texts:
+        flat, _ = _sentence_split(t)
+        if not flat:
+            continue
+        matches = list(_TOKEN_RE.finditer(t))
+        assert [m.group() for m in matches] == flat
+        spans = [(i, j, "X") for i in range(0, len(flat), 3) for j in (i + 1, min(i + 3, len(flat)))]
+        assert _span_offsets(t, flat, spans) == (
+            [matches[i].start() for i, _, _ in spans],
+            [matches[j - 1].end() for _, j, _ in spans],
+        )
+        checked += 1
+    assert checked > 2500
+
 if __name__ == "__main__" and "--record" in sys.argv:
     sys.path.insert(0, str(ROOT))
     _record()
