@@ -687,6 +687,21 @@ _LOADED: dict[str, NerTagger] = {}
 _SENT_END = frozenset(".!?؟")
 
 
+_OFFSET_ARRAY = np.array(_OFFSETS)
+
+
+def _rolled(a: np.ndarray, shift: int) -> np.ndarray:
+    """np.roll(a, shift) for shift +-1 on a 1-d array, without np.roll's Python-level overhead."""
+    out = np.empty_like(a)
+    if shift == 1:
+        out[1:] = a[:-1]
+        out[:1] = a[-1:]
+    else:
+        out[:-1] = a[1:]
+        out[-1:] = a[:1]
+    return out
+
+
 def _doubled(a: np.ndarray, need: int = 0) -> np.ndarray:
     """`a` with at least twice (and at least `need`) rows, the new ones zero. np.zeros maps fresh
     zero pages, so only the copied half is written (concatenate with zeros_like wrote all of it
@@ -882,18 +897,29 @@ class _Scores:
         rows = self.rows[ids]
         em = rows[:, 0].copy()
         pos = np.arange(n)
-        for r, k in enumerate(_OFFSETS, start=1):
-            j = pos + k
-            inside = (j >= sent_start) & (j < sent_end)
-            neighbour = rows[np.clip(j, 0, n - 1), r]
-            em += np.where(inside[:, None], neighbour, self.pad[r - 1])
+        # What each token's neighbour at offset k shows it: the neighbour's slot row, or the pad
+        # where the neighbour lies outside the sentence. A shifted slice, then the pad written
+        # over the few outside positions (no gather, no np.clip/np.where per offset), added one
+        # offset at a time in _OFFSETS order as before.
+        j = pos[:, None] + _OFFSET_ARRAY
+        outside = (j < sent_start[:, None]) | (j >= sent_end[:, None])
+        shown = np.empty_like(em)
+        for r, k in enumerate(_OFFSETS):
+            m = n - abs(k)  # tokens whose neighbour at k is inside the text
+            if m > 0:
+                if k > 0:
+                    shown[:m] = rows[k:, r + 1]
+                else:
+                    shown[-k:] = rows[:m, r + 1]
+            shown[outside[:, r]] = self.pad[r]
+            em += shown
         first = sent_start == pos  # token opens its sentence: its left neighbour is <s>
         last = sent_end == pos + 1  # token closes its sentence: its right neighbour is </s>
         w = self.weights
         # Cluster bigrams (cb- pairs a token with its left neighbour, cb+ with its right one).
         c = self.cluster[ids]
-        left_c = np.where(first, 0, np.roll(c, 1))
-        right_c = np.where(last, 1, np.roll(c, -1))
+        left_c = np.where(first, 0, _rolled(c, 1))
+        right_c = np.where(last, 1, _rolled(c, -1))
         em += w[self.cb_minus[left_c, c]] + w[self.cb_plus[c, right_c]]
         if self.has_sport:  # sentences holding a sport word: their tokens' in-sport features
             seen = np.concatenate(([0], np.cumsum(self.sport_word[ids])))
@@ -902,19 +928,22 @@ class _Scores:
                 em[in_sport] += self.sport_rows[ids[in_sport]]
         # Word bigrams: look up only junctions where both words occur in some model bigram.
         f = self.in_bigram[ids]
-        left_f = np.where(first, self.bos_in_bigram, np.roll(f, 1))
-        right_f = np.where(last, self.eos_in_bigram, np.roll(f, -1))
+        left_f = np.where(first, self.bos_in_bigram, _rolled(f, 1))
+        right_f = np.where(last, self.eos_in_bigram, _rolled(f, -1))
         keys = self.keys
         get = self.attr_index.get
         rows_bg: list[int] = []
         at: list[int] = []
-        for i in np.flatnonzero(f & left_f).tolist():
-            r = get("bg-=" + ("<s>" if first[i] else keys[ids[i - 1]]) + "|" + keys[ids[i]])
+        slot = ids.tolist()  # Python ints: indexing numpy arrays one element at a time is slow
+        minus = np.flatnonzero(f & left_f).tolist()
+        for i, opens in zip(minus, first[minus].tolist()):
+            r = get("bg-=" + ("<s>" if opens else keys[slot[i - 1]]) + "|" + keys[slot[i]])
             if r is not None:
                 rows_bg.append(r)
                 at.append(i)
-        for i in np.flatnonzero(f & right_f).tolist():
-            r = get("bg+=" + keys[ids[i]] + "|" + ("</s>" if last[i] else keys[ids[i + 1]]))
+        plus = np.flatnonzero(f & right_f).tolist()
+        for i, closes in zip(plus, last[plus].tolist()):
+            r = get("bg+=" + keys[slot[i]] + "|" + ("</s>" if closes else keys[slot[i + 1]]))
             if r is not None:
                 rows_bg.append(r)
                 at.append(i)
