@@ -8,6 +8,7 @@ by feature construction, not by Viterbi decoding.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import itertools
 import re
@@ -1136,22 +1137,23 @@ class NerTagger:
         most of them got; 'spread' tags the other untagged occurrences of a tagged name (same words,
         proclitics aside) with it; 'surname' does that for the last word of a multi-word PER."""
         opts = self.document_consistency
-        keys = [tuple(cores[f:l].tolist()) for f, l, _ in spans]  # a name = its words' core ids
+        core_of = cores.tolist()  # Python ints from here on: one conversion, not one per slice
+        keys = [tuple(core_of[f:l]) for f, l, _ in spans]  # a name = its words' core ids
         votes: dict[tuple[int, ...], dict[str, int]] = {}
         for key, (_, _, typ) in zip(keys, spans):
             v = votes.setdefault(key, {})
             v[typ] = v.get(typ, 0) + 1
         out = list(spans)
+        top = {key: max(v, key=v.__getitem__) for key, v in votes.items()}  # each name's commonest type
         if "vote" in opts:
             for i, (key, (f, l, typ)) in enumerate(zip(keys, spans)):
                 v = votes[key]
-                best = max(v, key=v.__getitem__)
+                best = top[key]
                 if v[best] > v[typ]:
                     out[i] = (f, l, best)
         wanted: dict[tuple[int, ...], str] = {}
         if "spread" in opts:
-            for key, v in votes.items():
-                wanted[key] = max(v, key=v.__getitem__)
+            wanted.update(top)
         if "surname" in opts:
             for key, (_, _, typ) in zip(keys, out):
                 if typ == "PER" and len(key) > 1 and (key[-1],) not in votes:
@@ -1161,21 +1163,23 @@ class NerTagger:
         by_first: dict[int, list[tuple[tuple[int, ...], str]]] = {}
         for key, typ in sorted(wanted.items(), key=lambda kv: -len(kv[0])):  # longest name first
             by_first.setdefault(key[0], []).append((key, typ))
-        tagged = np.zeros(len(cores) + 1, dtype=bool)
+        tagged = [False] * len(core_of)
         for f, l, _ in out:
-            tagged[f:l] = True
-        sent_end = np.repeat(np.cumsum(lengths), lengths).tolist()
+            tagged[f:l] = [True] * (l - f)
+        ends = list(itertools.accumulate(lengths))  # sentence i ends (exclusive) at ends[i]
         added = False
-        starts = np.flatnonzero(np.isin(cores, list(by_first)) & ~tagged[:-1]).tolist()
+        named = itertools.compress(itertools.count(), map(by_first.__contains__, core_of))
+        starts = [p for p in named if not tagged[p]]
         for p in starts:
             if tagged[p]:  # claimed by a name spread just before
                 continue
-            for key, typ in by_first[int(cores[p])]:
+            sent_end = ends[bisect.bisect_right(ends, p)]
+            for key, typ in by_first[core_of[p]]:
                 n = len(key)
-                if p + n <= sent_end[p] and not tagged[p : p + n].any() and self._plausible(em, p, typ):
-                    if tuple(cores[p : p + n].tolist()) == key:
+                if p + n <= sent_end and not any(tagged[p : p + n]) and self._plausible(em, p, typ):
+                    if tuple(core_of[p : p + n]) == key:
                         out.append((p, p + n, typ))
-                        tagged[p : p + n] = True
+                        tagged[p : p + n] = [True] * n
                         added = True
                         break
         return sorted(out) if added else out
