@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pipeline.lib.arabic import match_form, match_key
 from pipeline.lib.model import EntityMention
@@ -163,8 +163,23 @@ def tag_entities(text: str, gazetteer: Gazetteer | None, tagger: NerTagger | Non
                 continue
         out.append(EntityMention(m.surface, m.type, m.start, m.end, m.surface, ""))
     # Gazetteer names the CRF did not tag, or whose CRF span lost above.
-    out += [g for i, g in enumerate(gaz) if i not in touched_any or not any(_overlaps(g, o) for o in out)]
+    overlaps_kept = _overlap_test(out)
+    out += [g for i, g in enumerate(gaz) if i not in touched_any or not overlaps_kept(g)]
     return _link_surnames(_non_overlapping(out))
+
+
+def _overlap_test(spans: list[EntityMention]) -> Callable[[EntityMention], bool]:
+    """g -> any(_overlaps(g, o) for o in spans). The tagger's spans come sorted and disjoint: then
+    only the last one starting before g ends can overlap g (a bisect, not a scan per name)."""
+    if not all(a.start < a.end for a in spans) or not all(a.end <= b.start for a, b in zip(spans, spans[1:])):
+        return lambda g: any(_overlaps(g, o) for o in spans)
+    starts = [o.start for o in spans]
+
+    def test(g: EntityMention) -> bool:
+        i = bisect.bisect_left(starts, g.end) - 1
+        return i >= 0 and _overlaps(g, spans[i])
+
+    return test
 
 
 def _link_surnames(mentions: list[EntityMention]) -> list[EntityMention]:

@@ -21,6 +21,7 @@ from typing import ClassVar
 import ahocorasick
 
 from pipeline.lib.arabic import MATCH_DROPPED, MATCH_GROWS, match_form, match_form_with_offsets, match_key
+from pipeline.lib.cache import BoundedCache
 from pipeline.lib.model import EntityMention
 
 RESOURCE_DIR = Path(__file__).resolve().parents[1] / "resources" / "gazetteer"
@@ -178,6 +179,7 @@ class Gazetteer:
         for key, pat in patterns.items():
             self._automaton.add_word(key, (key, pat))
         self._automaton.make_automaton()
+        self._lookups = BoundedCache(self._lookup, 100_000)
 
     # ------------------------------------------------------------------ loading
 
@@ -211,6 +213,9 @@ class Gazetteer:
 
     def lookup(self, name: str) -> GazetteerEntry | None:
         """The entry a name denotes out of context (most trusted kind, then table order); proclitics tolerated."""
+        return self._lookups[name]  # names repeat across articles; the table never changes
+
+    def _lookup(self, name: str) -> GazetteerEntry | None:
         key = match_key(name)
         for cand in self._keys_without_proclitics(key):
             ents = self._index.get(cand)

@@ -244,6 +244,26 @@ def test_span_offsets_are_the_token_matches(pinned: dict) -> None:
         checked += 1
     assert checked > 2500
 
+def test_overlap_test_is_the_scan() -> None:
+    import random
+
+    from pipeline.lib.entities import _overlap_test, _overlaps
+    from pipeline.lib.model import EntityMention
+
+    rng = random.Random(14)
+    for trial in range(400):
+        spans, pos = [], 0
+        for _ in range(rng.randint(0, 12)):
+            pos += rng.randint(0, 4) if trial % 4 else rng.randint(-3, 4)  # every 4th: unsorted or overlapping
+            end = pos + rng.randint(0 if trial % 7 == 0 else 1, 6)
+            spans.append(EntityMention("x", "PER", pos, end))
+            pos = end
+        test = _overlap_test(spans)
+        for s in range(-2, pos + 3):
+            for e in range(s, s + 5):
+                g = EntityMention("y", "LOC", s, e)
+                assert test(g) == any(_overlaps(g, o) for o in spans), (spans, g)
+
 if __name__ == "__main__" and "--record" in sys.argv:
     sys.path.insert(0, str(ROOT))
     _record()
