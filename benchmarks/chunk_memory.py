@@ -38,6 +38,9 @@ def main() -> None:
     ap.add_argument("--all-dated", action="store_true")
     ap.add_argument("--chunk-mb", type=int, default=None, help="input.chunk_mb (default: the config's)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--workdir", type=Path, help="keep the corpus and output here (default: a temporary folder)")
+    ap.add_argument("--incremental", action="store_true",
+                    help="resume: skip the inputs an earlier run into --workdir committed (run --incremental)")
     args = ap.parse_args()
 
     from benchmarks.synth import write_corpus
@@ -58,6 +61,9 @@ def main() -> None:
             if record.getMessage().startswith("chunk "):
                 peaks.append(current[0])
                 current[0] = 0
+                if len(peaks) > 1:
+                    print(f"chunk {len(peaks) - 1}: peak {peaks[-1]} MB, {time.perf_counter() - t0:.0f} s",
+                          file=sys.stderr, flush=True)
 
     cfg = Config()
     if args.chunk_mb is not None:
@@ -65,11 +71,15 @@ def main() -> None:
     logging.getLogger("newspipe").addHandler(ChunkStarts())
     logging.getLogger("newspipe").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus"
-        write_corpus(corpus, args.n, all_dated=args.all_dated)
-        threading.Thread(target=sample, daemon=True).start()
+        work = args.workdir or Path(tmp)
+        corpus = work / "corpus"
+        done_mark = work / "corpus.done"
+        if not done_mark.exists():
+            write_corpus(corpus, args.n, all_dated=args.all_dated)
+            done_mark.write_text(f"{args.n} articles\n")
         t0 = time.perf_counter()
-        summary = run_batch([str(corpus)], str(Path(tmp) / "out"), cfg)
+        threading.Thread(target=sample, daemon=True).start()
+        summary = run_batch([str(corpus)], str(work / "out"), cfg, incremental=args.incremental)
         seconds = time.perf_counter() - t0
         done.set()
         peaks.append(current[0])

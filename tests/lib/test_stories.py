@@ -357,3 +357,44 @@ def test_an_undated_article_of_an_earlier_run_joins_a_dated_one_by_ingest_time()
     # Ingested more than the window apart: not linked.
     late = replace(new, ingest_day=new.ingest_day + rules.window_days + 1)
     assert keyed_cluster([late], rules, [earlier]).story_of == {}
+
+
+def test_state_pairs_decided_at_the_read_equal_their_candidate_groups() -> None:
+    """RunIndex (pairs with state rows, decided where the rows are read) gives exactly the edges that
+    the candidate groups holding both sides give, for every kind of key: bands, entity days, ingest
+    days with undated articles on either side, across ingest windows."""
+    from dataclasses import replace
+
+    from pipeline.lib.stories import RunIndex, edges_in_group, group_keys, key_hash, lookup_keys
+
+    texts = _signature_texts()
+    rng = random.Random(11)
+    entities = ["Q159", "Q148", "Q30", "Q79", "Q794", "Q801", "Putin"]
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    signer = StoryClusterer()
+    for rules in (StoryRules(), StoryRules(window_days=2, related_threshold=0.1, min_shared_entities=2)):
+        records = []
+        for i, text in enumerate(texts * 2):  # each text twice: near-duplicates across new and state
+            when = None if i % 3 == 0 else start + timedelta(hours=rng.randrange(0, 24 * 6))
+            ingested = start + timedelta(days=rng.randrange(0, 12))
+            records.append(make_record(f"a{i:03d}", signer.signature(text), set(rng.sample(entities, rng.randrange(0, 6))),
+                                       when, ingested, ingested, f"h{i % len(texts)}"))
+        new = records[len(texts)::2]  # second copies of every other text: their first copies are state
+        state = [replace(r, story_id=story_id_for(r.article_id), canonical=r.article_id)
+                 for r in records if r not in new]
+        reference = set()
+        groups: dict[str, list] = {}
+        for r in new + state:
+            for k in set(group_keys(r, rules)):
+                groups.setdefault(k, []).append(r)
+        for key in {k for r in new for k in group_keys(r, rules)}:
+            members = groups[key]
+            reference |= {tuple(sorted(e)) for e in edges_in_group(key, members, rules)
+                          if {e[0], e[1]} - {r.article_id for r in new}}
+        keys = [[key_hash(k) for k in lookup_keys(r, rules)] for r in state]
+        got = RunIndex(new, rules).edges(state, [h for k in keys for h in k],
+                                         np.repeat(np.arange(len(state)), [len(k) for k in keys]))
+        assert {tuple(sorted(e)) for e in got} == reference
+        assert len(got) == len(set(got))  # each pair decided once
+        undated = {r.article_id for r in records if not r.dated}
+        assert any(set(e) & undated for e in reference) and any(not set(e) & undated for e in reference)
