@@ -703,11 +703,11 @@ def _rolled(a: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
-def _doubled(a: np.ndarray, need: int = 0) -> np.ndarray:
-    """`a` with at least twice (and at least `need`) rows, the new ones zero. np.zeros maps fresh
-    zero pages, so only the copied half is written (concatenate with zeros_like wrote all of it
-    twice)."""
-    out = np.zeros((max(need, 2 * len(a)), *a.shape[1:]), dtype=a.dtype)
+def _grown(a: np.ndarray, need: int = 0) -> np.ndarray:
+    """`a` with more rows (4x up to 64k, then 2x; at least `need`), the new ones zero. np.zeros
+    maps fresh zero pages, so only the copied part is written (concatenate with zeros_like wrote
+    all of it twice), and rows not yet used cost no memory."""
+    out = np.zeros((max(need, (4 if len(a) < 65536 else 2) * len(a)), *a.shape[1:]), dtype=a.dtype)
     out[: len(a)] = a
     return out
 
@@ -817,9 +817,8 @@ class _Scores:
         word_feats: list[list[str]] = []  # 5 feature lists per new word (its word group)
         new_slots: list[int] = []
         new_gids: list[list[int]] = []
-        for pos, tok in enumerate(tokens):
-            if ids[pos] != -1:
-                continue
+        for pos in itertools.compress(itertools.count(), map((-1).__eq__, ids)):  # the new words only
+            tok = tokens[pos]
             i = index.get(tok)  # repeated within this text
             if i is None:
                 a = analyse(tok)
@@ -870,19 +869,19 @@ class _Scores:
             sums = self._sums(pending).reshape(-1, n_slots, self.n_labels)
             need = self.n_blocks + len(new_blocks)
             if need > len(self.blocks):
-                self.blocks = _doubled(self.blocks, need)
+                self.blocks = _grown(self.blocks, need)
             self.blocks[new_blocks] = sums
             self.n_blocks = need
         self.rows[new_slots] = self.blocks[np.asarray(new_gids)].sum(axis=1) + word_rows
         return np.asarray(ids)
 
     def _grow_rows(self) -> None:
-        self.rows = _doubled(self.rows)
-        self.cluster = _doubled(self.cluster)
-        self.in_bigram = _doubled(self.in_bigram)
-        self.sport_word = _doubled(self.sport_word)
-        self.core_ids = _doubled(self.core_ids)
-        self.sport_rows = _doubled(self.sport_rows)
+        self.rows = _grown(self.rows)
+        self.cluster = _grown(self.cluster)
+        self.in_bigram = _grown(self.in_bigram)
+        self.sport_word = _grown(self.sport_word)
+        self.core_ids = _grown(self.core_ids)
+        self.sport_rows = _grown(self.sport_rows)
 
     def emissions(
         self, tokens: Sequence[str], sent_start: np.ndarray, sent_end: np.ndarray, ids: np.ndarray | None = None
@@ -1058,12 +1057,16 @@ class NerTagger:
         sentence_of_row = np.repeat(np.arange(n_sent), n_labels)
         row_base = np.arange(n_sent * n_labels) * n_labels
         flat_cand = cand.ravel()
+        flat_back = back.reshape(longest, n_sent * n_labels)
+        flat_delta = delta.reshape(-1)  # a view: the steps below write delta in place
+        at_best = np.empty(n_sent * n_labels, dtype=np.intp)
         for t in range(longest):
             if t:
                 np.add(delta.take(sentence_of_row, axis=0), trans_rows, out=cand)
-                best = cand.argmax(axis=1)
-                back[t] = best.reshape(n_sent, n_labels)
-                delta = flat_cand.take(row_base + best).reshape(n_sent, n_labels)
+                best = flat_back[t]
+                cand.argmax(axis=1, out=best)
+                np.add(row_base, best, out=at_best)
+                flat_cand.take(at_best, out=flat_delta)
                 delta += em[t]
             done = ends_at.get(t)
             if done is not None:
@@ -1295,7 +1298,7 @@ def _sentence_split(text: str) -> tuple[list[str], list[int]]:
         if not toks:
             continue
         flat.extend(toks)
-        cuts = [i + 1 for i, t in enumerate(toks) if t in _SENT_END]
+        cuts = itertools.compress(itertools.count(1), map(_SENT_END.__contains__, toks))
         prev = 0
         for c in cuts:
             lengths.append(c - prev)
