@@ -791,7 +791,7 @@ class _Scores:
         for g, feats in enumerate(groups):
             if not feats:
                 continue
-            rows = [r for r in map(get, feats) if r]  # row 0 is zero anyway
+            rows = list(filter(None, map(get, feats)))  # row 0 is zero anyway
             if rows:
                 at.append(g)
                 starts.append(len(idx))
