@@ -817,6 +817,12 @@ class _Scores:
         word_feats: list[list[str]] = []  # 5 feature lists per new word (its word group)
         new_slots: list[int] = []
         new_gids: list[list[int]] = []
+        new_cluster: list[int] = []
+        new_core: list[int] = []
+        new_sport: list[bool] = []
+        new_sport_rows: list[np.ndarray] = []
+        new_bigram: list[bool] = []
+        cluster_id, core_index, bigram_words = self.cluster_id.get, self.core_index, self.bigram_words
         for pos in itertools.compress(itertools.count(), map((-1).__eq__, ids)):  # the new words only
             tok = tokens[pos]
             i = index.get(tok)  # repeated within this text
@@ -846,21 +852,28 @@ class _Scores:
                 self.keys.append(a.w)
                 new_slots.append(i)
                 new_gids.append(gids)
-                if i >= len(self.cluster):
-                    self._grow_rows()
-                self.cluster[i] = self.cluster_id.get(a.cl, 2)
-                self.core_ids[i] = self.core_index.setdefault(a.core, len(self.core_index))
+                new_cluster.append(cluster_id(a.cl, 2))
+                new_core.append(core_index.setdefault(a.core, len(core_index)))
                 if self.has_sport:
-                    self.sport_word[i] = _is_sport_word(a)
+                    new_sport.append(_is_sport_word(a))
                     sport_key = (a.cl, a.prior)  # what _in_sport_feats reads
                     row = self.sport_blocks.get(sport_key)
                     if row is None:
                         feats = _in_sport_feats(a)
                         row = self.weights[[self.attr_index.get(f, 0) for f in feats]].sum(axis=0)
                         self.sport_blocks[sport_key] = row
-                    self.sport_rows[i] = row
-                self.in_bigram[i] = a.w in self.bigram_words
+                    new_sport_rows.append(row)
+                new_bigram.append(a.w in bigram_words)
             ids[pos] = i
+        if new_slots:  # the new words' per-slot facts, written in one go
+            if new_slots[-1] >= len(self.cluster):
+                self._grow_rows(new_slots[-1] + 1)
+            self.cluster[new_slots] = new_cluster
+            self.core_ids[new_slots] = new_core
+            self.in_bigram[new_slots] = new_bigram
+            if self.has_sport:
+                self.sport_word[new_slots] = new_sport
+                self.sport_rows[new_slots] = new_sport_rows
         n_slots = 1 + len(_OFFSETS)
         get = self.attr_index.get
         # The word group has one feature per slot: index the weights directly.
@@ -875,13 +888,13 @@ class _Scores:
         self.rows[new_slots] = self.blocks[np.asarray(new_gids)].sum(axis=1) + word_rows
         return np.asarray(ids)
 
-    def _grow_rows(self) -> None:
-        self.rows = _grown(self.rows)
-        self.cluster = _grown(self.cluster)
-        self.in_bigram = _grown(self.in_bigram)
-        self.sport_word = _grown(self.sport_word)
-        self.core_ids = _grown(self.core_ids)
-        self.sport_rows = _grown(self.sport_rows)
+    def _grow_rows(self, need: int) -> None:
+        self.rows = _grown(self.rows, need)
+        self.cluster = _grown(self.cluster, need)
+        self.in_bigram = _grown(self.in_bigram, need)
+        self.sport_word = _grown(self.sport_word, need)
+        self.core_ids = _grown(self.core_ids, need)
+        self.sport_rows = _grown(self.sport_rows, need)
 
     def emissions(
         self, tokens: Sequence[str], sent_start: np.ndarray, sent_end: np.ndarray, ids: np.ndarray | None = None
