@@ -238,11 +238,14 @@ class NamePriors:
     def features(self, w: str, core: str, ant_freq: int) -> tuple[str, ...]:
         """'gPER3' (gold), 'sLOC2' (silver), 'wd2h' (Wikidata name part: count level, and h/m/l for
         how that count compares with the word's frequency in news); 'c...' the same for the core."""
+        entries = self.entries
+        if w not in entries and (core == w or core not in entries):
+            return ()  # most words: no prior for the word or its core
         out: list[str] = []
         for prefix, form in (("", w), ("c", core)):
             if prefix and core == w:
                 break
-            e = self.entries.get(form)
+            e = entries.get(form)
             if e is None:
                 continue
             out.extend(prefix + "g" + c for c in e[0])
