@@ -113,6 +113,10 @@ class Storage:
         """Read at most `limit` + 1 bytes, so callers can tell a too-large object apart."""
         raise NotImplementedError
 
+    def read_if_exists(self, uri: str) -> bytes | None:
+        """The object's bytes, or None if there is no object at `uri` (any more)."""
+        raise NotImplementedError
+
     def open_read(self, uri: str, offset: int = 0) -> BinaryIO:
         """A stream of the object's bytes from `offset` on (byte ranges of large inputs); close it."""
         raise NotImplementedError
@@ -177,6 +181,12 @@ class LocalStorage(Storage):
     def read_bytes(self, uri: str, limit: int | None = None) -> bytes:
         with open(self._path(uri), "rb") as fh:
             return fh.read() if limit is None else fh.read(limit + 1)
+
+    def read_if_exists(self, uri: str) -> bytes | None:
+        try:
+            return self.read_bytes(uri)
+        except FileNotFoundError:
+            return None
 
     def open_read(self, uri: str, offset: int = 0) -> BinaryIO:
         fh = open(self._path(uri), "rb")
@@ -364,6 +374,16 @@ class S3Storage(Storage):
                 resp.release_conn()
 
         return self._call("read", uri, run)
+
+    def read_if_exists(self, uri: str) -> bytes | None:
+        from minio.error import S3Error
+
+        try:
+            return self.read_bytes(uri)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                return None
+            raise
 
     def open_read(self, uri: str, offset: int = 0) -> BinaryIO:
         bucket, key = split_s3(uri)

@@ -112,31 +112,53 @@ def iter_partition(
 ) -> Iterator[tuple[list[StoryRecord], Any, Any]]:
     """Committed rows of one partition sharing a key with `keys` (all rows if None), with the
     merges recorded there applied to their story ids, `batch_rows` at a time: (records, their key
-    hashes flattened, the record index of each key) per batch, one segment file read at a time."""
+    hashes flattened, the record index of each key) per batch, one segment file read at a time.
+
+    Each article once: a compaction running meanwhile writes its merged segment before it deletes
+    the ones it merged, so a listed segment that is gone is found again, in a new listing."""
     prefix = join(output, STATE_DIR, partition)
-    files = [info.uri for info in storage.list(join(prefix, "*.parquet"))]
-    names = {uri: uri.rsplit("/", 1)[-1] for uri in files}
     merges: dict[str, str] = {}
-    for uri in files:
-        if names[uri].startswith("merges-"):
-            table = pq.read_table(io.BytesIO(storage.read_bytes(uri)))
-            merges.update(zip(table.column("story_id").to_pylist(), table.column("merged_into").to_pylist()))
     wanted = pa.array(sorted(keys), type=pa.int64()) if keys is not None else None
-    for uri in files:
-        if not names[uri].startswith("seg-"):
-            continue
-        table = pq.read_table(io.BytesIO(storage.read_bytes(uri)))
-        if wanted is not None:
-            flat = pc.is_in(pc.list_flatten(table.column("keys")), value_set=wanted)
-            table = table.take(pc.unique(pc.filter(pc.list_parent_indices(table.column("keys")), flat)))
-        for start in range(0, table.num_rows, batch_rows):
-            batch = table.slice(start, batch_rows).combine_chunks()
-            column = batch.column("keys").chunk(0) if batch.num_rows else pa.array([], pa.list_(pa.int64()))
-            records = records_from_table(batch)
-            if merges:
-                records = [_resolved(r, merges) for r in records]
-            yield (records, pc.list_flatten(column).to_numpy(zero_copy_only=False),
-                   pc.list_parent_indices(column).to_numpy(zero_copy_only=False))
+    done: set[str] = set()
+    seen: set[str] = set()
+    while True:
+        files = [info.uri for info in storage.list(join(prefix, "*.parquet")) if info.uri not in done]
+        names = {uri: uri.rsplit("/", 1)[-1] for uri in files}
+        for uri in files:
+            if names[uri].startswith("merges-"):
+                table = _read_table(storage, uri)
+                if table is not None:
+                    merges.update(zip(table.column("story_id").to_pylist(), table.column("merged_into").to_pylist()))
+                done.add(uri)
+        segments = [uri for uri in files if names[uri].startswith("seg-")]
+        if not segments:
+            return
+        for uri in segments:
+            table = _read_table(storage, uri)
+            if table is None:
+                continue  # compacted away: its rows are in a segment of the next listing
+            done.add(uri)
+            if wanted is not None:
+                flat = pc.is_in(pc.list_flatten(table.column("keys")), value_set=wanted)
+                table = table.take(pc.unique(pc.filter(pc.list_parent_indices(table.column("keys")), flat)))
+            if seen:
+                table = table.filter(pc.invert(pc.is_in(table.column("article_id"), value_set=pa.array(sorted(seen)))))
+            seen.update(table.column("article_id").to_pylist())
+            for start in range(0, table.num_rows, batch_rows):
+                batch = table.slice(start, batch_rows).combine_chunks()
+                column = batch.column("keys").chunk(0) if batch.num_rows else pa.array([], pa.list_(pa.int64()))
+                records = records_from_table(batch)
+                if merges:
+                    records = [_resolved(r, merges) for r in records]
+                yield (records, pc.list_flatten(column).to_numpy(zero_copy_only=False),
+                       pc.list_parent_indices(column).to_numpy(zero_copy_only=False))
+        if all(uri in done for uri in segments):
+            return
+
+
+def _read_table(storage: Storage, uri: str) -> pa.Table | None:
+    data = storage.read_if_exists(uri)
+    return pq.read_table(io.BytesIO(data)) if data is not None else None
 
 
 def read_partition(storage: Storage, output: str, partition: str, keys: set[int] | None) -> list[StoryRecord]:
@@ -168,8 +190,9 @@ def read_all(storage: Storage, output: str) -> list[StoryRecord]:
 
 
 def commit_story_state(storage: Storage, output: str, tag: str) -> int:
-    """Move a run's staged story segments into place; returns how many. Call only after the run's
-    rows are written. Each segment's name is the run's own, so concurrent commits never collide."""
+    """Move a run's staged story segments into place, then compact the partitions they went to;
+    returns how many segments. Call only after the run's rows are written. Each segment's name is
+    the run's own, so concurrent commits never collide."""
     staged = storage.list(join(output, STATE_DIR, STAGING, tag))
     base = join(output, STATE_DIR, STAGING, tag) + "/"
     for info in staged:
@@ -177,7 +200,55 @@ def commit_story_state(storage: Storage, output: str, tag: str) -> int:
         storage.write_bytes(target, storage.read_bytes(info.uri))
     for info in staged:
         storage.delete(info.uri)
+    for partition in sorted({info.uri[len(base):].rsplit("/", 1)[0] for info in staged}):
+        compact_partition(storage, output, partition, tag)
     return len(staged)
+
+
+COMPACT_FANIN = 4  # segments of one tier merged into one segment of the next
+
+
+_MERGED = "seg-merged-t"  # seg-merged-t<tier>-<tag>-<n>.parquet
+
+
+def _tier(name: str) -> int:
+    """A segment's tier: 0 as a run wrote it, t+1 for a merge of COMPACT_FANIN segments of tier t."""
+    return int(name[len(_MERGED):].split("-", 1)[0]) if name.startswith(_MERGED) else 0
+
+
+def compact_partition(storage: Storage, output: str, partition: str, tag: str) -> int:
+    """Merge each COMPACT_FANIN segments of one tier of `partition` into one of the next tier (rows
+    once per article; returns how many merges), so a partition holds O(FANIN x log(runs)) segments
+    however many runs added to it, and each row is rewritten O(log(runs)) times.
+
+    Safe with concurrent runs: the merged segment (named with this run's `tag`) is written before
+    its inputs are deleted, and only those; a concurrent compaction of the same inputs writes the
+    same rows again, which readers and the next merge keep once (iter_partition)."""
+    prefix = join(output, STATE_DIR, partition)
+    tiers: dict[int, list[str]] = {}
+    for info in storage.list(join(prefix, "seg-*.parquet")):
+        tiers.setdefault(_tier(info.uri.rsplit("/", 1)[-1]), []).append(info.uri)
+    merged = 0
+    tier = 0
+    while tiers:
+        group = sorted(tiers.get(tier, []))
+        while len(group) >= COMPACT_FANIN:
+            inputs, group = group[:COMPACT_FANIN], group[COMPACT_FANIN:]
+            tables = [t for t in (_read_table(storage, uri) for uri in inputs) if t is not None]
+            if tables:
+                table = pa.concat_tables(tables)
+                ids = table.column("article_id").to_pylist()
+                first = sorted({a: i for i, a in reversed(list(enumerate(ids)))}.values())
+                table = table.take(pa.array(first, type=pa.int64())).sort_by("article_id")
+                target = join(prefix, f"{_MERGED}{tier + 1}-{tag}-{merged:03d}.parquet")
+                storage.write_bytes(target, _to_bytes(table))
+                tiers.setdefault(tier + 1, []).append(target)
+            for uri in inputs:
+                storage.delete(uri)
+            merged += 1
+        tiers.pop(tier, None)
+        tier += 1
+    return merged
 
 
 def discard_story_state(storage: Storage, output: str, tag: str) -> None:
