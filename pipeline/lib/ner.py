@@ -514,8 +514,8 @@ _GROUPS = (
     (_more_clusters_key, _more_clusters_group),
     (_prior_key, _prior_group),
 )
-_CORE_GROUP = 0  # index of (_core_key, _core_group) in _GROUPS
-assert _GROUPS[_CORE_GROUP][0] is _core_key
+_CORE_GROUP = 0  # (_core_key, _core_group) comes first: word_ids puts a zero core block first
+assert _CORE_GROUP == 0 and _GROUPS[_CORE_GROUP][0] is _core_key
 
 
 _SORTED_TYPES: dict[frozenset[str], tuple[str, ...]] = {}
@@ -826,16 +826,19 @@ class _Scores:
         new_sport_rows: list[np.ndarray] = []
         new_bigram: list[bool] = []
         cluster_id, core_index, bigram_words = self.cluster_id.get, self.core_index, self.bigram_words
+        model_cores = self.model_cores
+        with_core = [(key_fn, group_fn, cache) for (key_fn, group_fn), cache in zip(_GROUPS, group_blocks)]
+        without_core = with_core[1:]  # _GROUPS[_CORE_GROUP == 0] left out
         for pos in itertools.compress(itertools.count(), map((-1).__eq__, ids)):  # the new words only
             tok = tokens[pos]
             i = index.get(tok)  # repeated within this text
             if i is None:
                 a = analyse(tok)
-                gids = []
-                for g, ((key_fn, group_fn), cache) in enumerate(zip(_GROUPS, group_blocks)):
-                    if g == _CORE_GROUP and a.core not in self.model_cores:
-                        gids.append(0)
-                        continue
+                if a.core in model_cores:
+                    gids, todo = [], with_core
+                else:  # a core the model has no core feature for: its core group is zero (block 0)
+                    gids, todo = [0], without_core
+                for key_fn, group_fn, cache in todo:
                     key = key_fn(a)
                     b = cache.get(key)
                     if b is None:
