@@ -425,6 +425,8 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
 
 _KIND_BITS = {"b": 1, "e": 2, "i": 4}
 _BAND, _ENTITY, _INGEST = 1, 2, 4
+_DENSE_CELLS = 1 << 21  # (state rows x run articles) of a batch up to which pairs are marked, not sorted
+_DENSE_RATIO = 4  # key entries per (row, article) cell above which every cell is decided at once
 
 
 class RunIndex:
@@ -441,10 +443,15 @@ class RunIndex:
         rows = [(key_hash(k), i, _KIND_BITS[k[0]])
                 for i, r in enumerate(self.records) for k in set(group_keys(r, rules))]
         rows.sort()
-        self.key_hashes = np.array([k for k, _, _ in rows], dtype=np.int64)
+        # CSR: the members of key_hashes[k] are _member[_start[k]:_start[k + 1]]
+        hashes = np.array([k for k, _, _ in rows], dtype=np.int64)
+        self.key_hashes, first = np.unique(hashes, return_index=True)
+        self._start = np.append(first, len(hashes)).astype(np.int64)
         self._member = np.array([i for _, i, _ in rows], dtype=np.int64)
         self._kind = np.array([b for _, _, b in rows], dtype=np.uint8)
         self.content_hashes = frozenset(r.content_hash for r in self.records if r.content_hash)
+        self._vocab = {e: k for k, e in enumerate(sorted({e for r in self.records for e in r.entities}))}
+        self._entity_matrix = _entity_matrix(self.records, self._vocab)
 
     def edges(self, rows: list[StoryRecord], keys: Any, parents: Any) -> list[tuple[str, str]]:
         """(this run's id, row's id) for each state row in `rows` that is the same story as an article
@@ -454,29 +461,108 @@ class RunIndex:
         if not rows or not self.records:
             return []
         keys, parents = np.asarray(keys, dtype=np.int64), np.asarray(parents, dtype=np.int64)
-        lo = np.searchsorted(self.key_hashes, keys, side="left")
-        count = np.searchsorted(self.key_hashes, keys, side="right") - lo
-        hit = count > 0
-        lo, count, parents = lo[hit], count[hit], parents[hit]
+        if not len(self.key_hashes) or not len(keys):
+            return []
+        at = np.minimum(np.searchsorted(self.key_hashes, keys), len(self.key_hashes) - 1)
+        hit = self.key_hashes[at] == keys
+        at, parents = at[hit], parents[hit]
+        lo = self._start[at]
+        count = self._start[at + 1] - lo
         total = int(count.sum())
         if not total:
             return []
-        # every (row, member, kind) that a shared key gives, then one entry per (row, member) pair
-        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(count)[:-1])), count) + np.arange(total)
         n = len(self.records)
-        code = np.repeat(parents, count) * n + self._member[starts]
-        order = np.argsort(code, kind="stable")
-        code, kinds = code[order], self._kind[starts][order]
-        first = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
-        kinds = np.bitwise_or.reduceat(kinds, first)
-        code = code[first]
+        if total > _DENSE_RATIO * len(rows) * n:
+            # Most (row, article) cells share keys, many each (popular entities, undated articles):
+            # deciding every cell at once costs less than listing each pair once per key it shares.
+            step = max(1, _DENSE_CELLS // n)
+            return [(self.records[a].article_id, rows[k + b].article_id)
+                    for k in range(0, len(rows), step) for a, b in self._decide_all(rows[k:k + step])]
+        # every (row, member, kind) that a shared key gives, then one entry per (row, member) pair
+        entry = np.repeat(lo - np.concatenate(([0], np.cumsum(count)[:-1])), count) + np.arange(total)
+        cell = np.repeat(parents, count) * n + self._member[entry]
+        kind = self._kind[entry]
+        cells = len(rows) * n
+        if cells <= _DENSE_CELLS:  # a mark per (row, member) cell and kind: linear, no sort
+            marks = [np.zeros(cells, dtype=bool) for _ in _KIND_BITS]
+            for mark, bit in zip(marks, (_BAND, _ENTITY, _INGEST)):
+                mark[cell[kind == bit]] = True
+            code = np.flatnonzero(marks[0] | marks[1] | marks[2])
+            kinds = (marks[0][code] * _BAND + marks[1][code] * _ENTITY + marks[2][code] * _INGEST).astype(np.uint8)
+        else:
+            order = np.argsort(cell, kind="stable")
+            cell, kind = cell[order], kind[order]
+            first = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1])))
+            code, kinds = cell[first], np.bitwise_or.reduceat(kind, first)
         old, new = _record_arrays(rows), self._arrays
         out: list[tuple[str, str]] = []
         for k in range(0, len(code), _MAX_PAIRS):
-            r, m, kind = code[k:k + _MAX_PAIRS] // n, code[k:k + _MAX_PAIRS] % n, kinds[k:k + _MAX_PAIRS]
-            for a, b in _decide(new, m, old, r, kind, self.rules):
+            block = code[k:k + _MAX_PAIRS]
+            for a, b in _decide(new, block % n, old, block // n, kinds[k:k + _MAX_PAIRS], self.rules):
                 out.append((self.records[a].article_id, rows[b].article_id))
         return out
+
+    def _decide_all(self, rows: list[StoryRecord]) -> list[tuple[int, int]]:
+        """(article index, row index) of every same-story pair of `rows` x this run's articles, all cells
+        at once: the same rule and the same key kinds as `_decide`, the kinds derived from what the keys
+        encode (a band's hash values; an entity and a bucket of event or ingest days, for articles
+        with at least min_shared_entities entities)."""
+        import numpy as np
+
+        rules, x, y = self.rules, self._arrays, _record_arrays(rows)
+        col, row = (lambda a: a[None, :]), (lambda a: a[:, None])  # articles across, rows down
+        counts, band = _match_counts(y["sig"], x["sig"], *rules.bands())
+        shared = (_entity_matrix(rows, self._vocab) @ self._entity_matrix.T).toarray()
+        both_dated = row(y["dated"]) & col(x["dated"])
+        has_keys = row(y["n_ent"] >= rules.min_shared_entities) & col(x["n_ent"] >= rules.min_shared_entities)
+        gap, width = rules.gap_days, rules.window_days + 1
+        entity = both_dated & (np.abs(row(y["day"] // gap) - col(x["day"] // gap)) <= 1)
+        ingest = ~both_dated & (np.abs(row(y["ingest"] // width) - col(x["ingest"] // width)) <= 1)
+        entity_like = has_keys & (shared > 0) & (entity | ingest)
+        admissible = np.where(both_dated, np.abs(row(y["day"]) - col(x["day"])) <= rules.window_days,
+                              np.abs(row(y["ingest"]) - col(x["ingest"])) <= rules.window_days)
+        similarity = counts / float(rules.num_perm)
+        same = admissible & (band | entity_like) & (similarity >= rules.threshold)
+        related = (
+            admissible & entity_like & (similarity >= rules.related_threshold)
+            & (shared >= rules.min_shared_entities)
+            & (shared >= rules.min_entity_overlap * np.minimum(row(y["n_ent"]), col(x["n_ent"])))
+            & ~(np.abs(row(y["when"]) - col(x["when"])) > rules.max_gap_seconds)  # NaN (undated) passes
+        )
+        r, a = np.nonzero(same | related)
+        return list(zip(a.tolist(), r.tolist()))
+
+
+def _match_counts(a: Any, b: Any, bands: int, band_rows: int) -> tuple[Any, Any]:
+    """(len(a), len(b)) matrices: how many hash values each signature of `a` shares with each of `b`,
+    and whether the two share an LSH band (all `band_rows` values of one of the first `bands` bands)."""
+    import numpy as np
+
+    at, bt = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)
+    counts = np.zeros((a.shape[0], b.shape[0]), dtype=np.uint8)
+    band = np.zeros(counts.shape, dtype=bool)
+    whole = np.ones(counts.shape, dtype=bool)
+    for k in range(at.shape[0]):
+        equal = at[k][:, None] == bt[k][None, :]
+        counts += equal
+        if k < bands * band_rows:
+            whole &= equal
+            if k % band_rows == band_rows - 1:
+                band |= whole
+                whole[:] = True
+    return counts, band
+
+
+def _entity_matrix(records: list[StoryRecord], vocab: dict[str, int]) -> Any:
+    """records x vocab sparse 0/1 matrix of the records' entities (those in `vocab`)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    cols = [[vocab[e] for e in r.entities if e in vocab] for r in records]
+    indptr = np.cumsum([0] + [len(c) for c in cols])
+    data = np.ones(int(indptr[-1]), dtype=np.int32)
+    return csr_matrix((data, np.array([k for c in cols for k in c], dtype=np.int64), indptr),
+                      shape=(len(records), max(1, len(vocab))))
 
 
 def _record_arrays(records: list[StoryRecord]) -> dict[str, Any]:

@@ -359,7 +359,8 @@ def test_an_undated_article_of_an_earlier_run_joins_a_dated_one_by_ingest_time()
     assert keyed_cluster([late], rules, [earlier]).story_of == {}
 
 
-def test_state_pairs_decided_at_the_read_equal_their_candidate_groups() -> None:
+@pytest.mark.parametrize("mode", ["marked", "sorted", "every cell"])
+def test_state_pairs_decided_at_the_read_equal_their_candidate_groups(mode: str, monkeypatch) -> None:
     """RunIndex (pairs with state rows, decided where the rows are read) gives exactly the edges that
     the candidate groups holding both sides give, for every kind of key: bands, entity days, ingest
     days with undated articles on either side, across ingest windows."""
@@ -367,6 +368,11 @@ def test_state_pairs_decided_at_the_read_equal_their_candidate_groups() -> None:
 
     from pipeline.lib.stories import RunIndex, edges_in_group, group_keys, key_hash, lookup_keys
 
+    import pipeline.lib.stories as stories
+
+    monkeypatch.setattr(stories, "_DENSE_RATIO", 0 if mode == "every cell" else 1e9)
+    if mode == "sorted":
+        monkeypatch.setattr(stories, "_DENSE_CELLS", 0)
     texts = _signature_texts()
     rng = random.Random(11)
     entities = ["Q159", "Q148", "Q30", "Q79", "Q794", "Q801", "Putin"]
