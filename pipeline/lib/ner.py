@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import gzip
 import itertools
+import operator
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -514,8 +515,8 @@ _GROUPS = (
     (_more_clusters_key, _more_clusters_group),
     (_prior_key, _prior_group),
 )
-_CORE_GROUP = 0  # (_core_key, _core_group) comes first: word_ids puts a zero core block first
-assert _CORE_GROUP == 0 and _GROUPS[_CORE_GROUP][0] is _core_key
+_CORE_GROUP = 0  # index of (_core_key, _core_group) in _GROUPS
+assert _GROUPS[_CORE_GROUP][0] is _core_key
 
 
 _SORTED_TYPES: dict[frozenset[str], tuple[str, ...]] = {}
@@ -813,73 +814,68 @@ class _Scores:
         ids = list(map(index.get, tokens, itertools.repeat(-1, len(tokens))))
         if -1 not in ids:
             return np.asarray(ids)
-        analyse = self.fx.analyse
-        group_blocks = self.group_blocks
-        pending: list[list[str]] = []  # 5 feature lists per pending block (new group blocks first)
+        # The text's new words, each once, in order of first occurrence; then group by group over
+        # all of them (one cache at a time, C-level maps): which block of each group each one takes.
+        new = list(dict.fromkeys(itertools.compress(tokens, map((-1).__eq__, ids))))
+        analyses = list(map(self.fx.analyse, new))
+        n_new = len(new)
+        first_slot = len(self.keys)
+        new_slots = list(range(first_slot, first_slot + n_new))
+        index.update(zip(new, new_slots))
+        self.keys.extend(a.w for a in analyses)
+        pending: list[list[str]] = []  # 7 feature lists per new block
         new_blocks: list[int] = []
-        word_feats: list[list[str]] = []  # 5 feature lists per new word (its word group)
-        new_slots: list[int] = []
-        new_gids: list[list[int]] = []
-        new_cluster: list[int] = []
-        new_core: list[int] = []
-        new_sport: list[bool] = []
-        new_sport_rows: list[np.ndarray] = []
-        new_bigram: list[bool] = []
-        cluster_id, core_index, bigram_words = self.cluster_id.get, self.core_index, self.bigram_words
+        columns: list[list[int]] = []
         model_cores = self.model_cores
-        with_core = [(key_fn, group_fn, cache) for (key_fn, group_fn), cache in zip(_GROUPS, group_blocks)]
-        without_core = with_core[1:]  # _GROUPS[_CORE_GROUP == 0] left out
-        for pos in itertools.compress(itertools.count(), map((-1).__eq__, ids)):  # the new words only
-            tok = tokens[pos]
-            i = index.get(tok)  # repeated within this text
-            if i is None:
-                a = analyse(tok)
-                if a.core in model_cores:
-                    gids, todo = [], with_core
-                else:  # a core the model has no core feature for: its core group is zero (block 0)
-                    gids, todo = [0], without_core
-                for key_fn, group_fn, cache in todo:
-                    key = key_fn(a)
-                    b = cache.get(key)
-                    if b is None:
-                        b = cache[key] = self.n_blocks + len(new_blocks)
-                        own, rel = group_fn(a)
-                        pending.append(own)
-                        pending.extend(rel[k] for k in _OFFSETS)
-                        new_blocks.append(b)
-                    gids.append(b)
-                if a.w in self.model_words:
-                    own, rel = _word_group(a)
-                    word_feats.append(own)
-                    word_feats.extend(rel[k] for k in _OFFSETS)
-                else:
-                    word_feats.extend(_NO_WORD)
-                i = index[tok] = len(self.keys)
-                self.keys.append(a.w)
-                new_slots.append(i)
-                new_gids.append(gids)
-                new_cluster.append(cluster_id(a.cl, 2))
-                new_core.append(core_index.setdefault(a.core, len(core_index)))
-                if self.has_sport:
-                    new_sport.append(_is_sport_word(a))
-                    sport_key = (a.cl, a.prior)  # what _in_sport_feats reads
-                    row = self.sport_blocks.get(sport_key)
-                    if row is None:
-                        feats = _in_sport_feats(a)
-                        row = self.weights[[self.attr_index.get(f, 0) for f in feats]].sum(axis=0)
-                        self.sport_blocks[sport_key] = row
-                    new_sport_rows.append(row)
-                new_bigram.append(a.w in bigram_words)
-            ids[pos] = i
-        if new_slots:  # the new words' per-slot facts, written in one go
-            if new_slots[-1] >= len(self.cluster):
-                self._grow_rows(new_slots[-1] + 1)
-            self.cluster[new_slots] = new_cluster
-            self.core_ids[new_slots] = new_core
-            self.in_bigram[new_slots] = new_bigram
-            if self.has_sport:
-                self.sport_word[new_slots] = new_sport
-                self.sport_rows[new_slots] = new_sport_rows
+        for g, ((key_fn, group_fn), cache) in enumerate(zip(_GROUPS, self.group_blocks)):
+            if g == _CORE_GROUP:  # a core the model has no core feature for: zero block (0)
+                todo = [i for i, a in enumerate(analyses) if a.core in model_cores]
+                col = [0] * n_new
+                keys = [None] * n_new
+                for i in todo:
+                    keys[i] = key_fn(analyses[i])
+                    col[i] = cache.get(keys[i])
+            else:
+                keys = list(map(key_fn, analyses))
+                col = list(map(cache.get, keys))
+            for i in itertools.compress(itertools.count(), map(operator.is_, col, itertools.repeat(None))):
+                key = keys[i]
+                b = cache.get(key)  # another new word of this text may have made it just before
+                if b is None:
+                    b = cache[key] = self.n_blocks + len(new_blocks)
+                    own, rel = group_fn(analyses[i])
+                    pending.append(own)
+                    pending.extend(rel[k] for k in _OFFSETS)
+                    new_blocks.append(b)
+                col[i] = b
+            columns.append(col)
+        word_feats: list[list[str]] = []  # 7 feature lists per new word (its word group)
+        model_words = self.model_words
+        for a in analyses:
+            if a.w in model_words:
+                own, rel = _word_group(a)
+                word_feats.append(own)
+                word_feats.extend(rel[k] for k in _OFFSETS)
+            else:
+                word_feats.extend(_NO_WORD)
+        if new_slots[-1] >= len(self.cluster):
+            self._grow_rows(new_slots[-1] + 1)
+        cluster_id, core_index, bigram_words = self.cluster_id.get, self.core_index, self.bigram_words
+        self.cluster[new_slots] = [cluster_id(a.cl, 2) for a in analyses]
+        self.core_ids[new_slots] = [core_index.setdefault(a.core, len(core_index)) for a in analyses]
+        self.in_bigram[new_slots] = [a.w in bigram_words for a in analyses]
+        if self.has_sport:
+            self.sport_word[new_slots] = list(map(_is_sport_word, analyses))
+            rows = []
+            for a in analyses:
+                sport_key = (a.cl, a.prior)  # what _in_sport_feats reads
+                row = self.sport_blocks.get(sport_key)
+                if row is None:
+                    feats = _in_sport_feats(a)
+                    row = self.weights[[self.attr_index.get(f, 0) for f in feats]].sum(axis=0)
+                    self.sport_blocks[sport_key] = row
+                rows.append(row)
+            self.sport_rows[new_slots] = rows
         n_slots = 1 + len(_OFFSETS)
         get = self.attr_index.get
         # The word group has one feature per slot: index the weights directly.
@@ -891,8 +887,8 @@ class _Scores:
                 self.blocks = _grown(self.blocks, need)
             self.blocks[new_blocks] = sums
             self.n_blocks = need
-        self.rows[new_slots] = self.blocks[np.asarray(new_gids)].sum(axis=1) + word_rows
-        return np.asarray(ids)
+        self.rows[new_slots] = self.blocks[np.asarray(columns).T].sum(axis=1) + word_rows
+        return np.asarray(list(map(index.__getitem__, tokens)))
 
     def _grow_rows(self, need: int) -> None:
         self.rows = _grown(self.rows, need)
