@@ -158,7 +158,8 @@ def iter_partition(
 
 def _read_table(storage: Storage, uri: str) -> pa.Table | None:
     data = storage.read_if_exists(uri)
-    return pq.read_table(io.BytesIO(data)) if data is not None else None
+    # ParquetFile, not read_table: no dataset discovery, a quarter of the time for a small segment
+    return pq.ParquetFile(pa.BufferReader(data)).read() if data is not None else None
 
 
 def read_partition(storage: Storage, output: str, partition: str, keys: set[int] | None) -> list[StoryRecord]:

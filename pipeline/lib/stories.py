@@ -427,6 +427,7 @@ _KIND_BITS = {"b": 1, "e": 2, "i": 4}
 _BAND, _ENTITY, _INGEST = 1, 2, 4
 _DENSE_CELLS = 1 << 21  # (state rows x run articles) of a batch up to which pairs are marked, not sorted
 _DENSE_RATIO = 4  # key entries per (row, article) cell above which every cell is decided at once
+_DENSE_MIN_CELLS = 1 << 16  # ... in a batch that big at least (below, a pass per hash value costs more)
 
 
 class RunIndex:
@@ -472,7 +473,7 @@ class RunIndex:
         if not total:
             return []
         n = len(self.records)
-        if total > _DENSE_RATIO * len(rows) * n:
+        if total > _DENSE_RATIO * len(rows) * n and len(rows) * n >= _DENSE_MIN_CELLS:
             # Most (row, article) cells share keys, many each (popular entities, undated articles):
             # deciding every cell at once costs less than listing each pair once per key it shares.
             step = max(1, _DENSE_CELLS // n)

@@ -371,6 +371,7 @@ def test_state_pairs_decided_at_the_read_equal_their_candidate_groups(mode: str,
     import pipeline.lib.stories as stories
 
     monkeypatch.setattr(stories, "_DENSE_RATIO", 0 if mode == "every cell" else 1e9)
+    monkeypatch.setattr(stories, "_DENSE_MIN_CELLS", 0)
     if mode == "sorted":
         monkeypatch.setattr(stories, "_DENSE_CELLS", 0)
     texts = _signature_texts()
