@@ -553,8 +553,10 @@ class FeatureExtractor:
             out = _SORTED_TYPES[types] = tuple(sorted(types))  # at most 2^3 type sets
         return out
 
-    def analyse(self, token: str) -> _Analysis:
-        w = match_form(token)
+    def analyse(self, token: str, w: str | None = None) -> _Analysis:
+        """What the features of `token` are computed from; `w`: its match form, if known."""
+        if w is None:
+            w = match_form(token)
         shape = _shape(token)
         clitics, has_al, core = split_proclitics(w)
         entries = self.lexicon.entries
@@ -707,6 +709,13 @@ def _rolled(a: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
+def _match_forms(tokens: list[str]) -> list[str]:
+    """[match_form(t) for t in tokens] in one call: match_form works character by character, and
+    a line break (in no token) stops lower()'s only context rule (final sigma) as a token end does."""
+    forms = match_form("\n".join(tokens)).split("\n")
+    return forms if len(forms) == len(tokens) else list(map(match_form, tokens))
+
+
 def _grown(a: np.ndarray, need: int = 0) -> np.ndarray:
     """`a` with more rows (4x up to 64k, then 2x; at least `need`), the new ones zero. np.zeros
     maps fresh zero pages, so only the copied part is written (concatenate with zeros_like wrote
@@ -817,7 +826,7 @@ class _Scores:
         # The text's new words, each once, in order of first occurrence; then group by group over
         # all of them (one cache at a time, C-level maps): which block of each group each one takes.
         new = list(dict.fromkeys(itertools.compress(tokens, map((-1).__eq__, ids))))
-        analyses = list(map(self.fx.analyse, new))
+        analyses = list(map(self.fx.analyse, new, _match_forms(new)))
         n_new = len(new)
         first_slot = len(self.keys)
         new_slots = list(range(first_slot, first_slot + n_new))
@@ -888,7 +897,9 @@ class _Scores:
             self.blocks[new_blocks] = sums
             self.n_blocks = need
         self.rows[new_slots] = self.blocks[np.asarray(columns).T].sum(axis=1) + word_rows
-        return np.asarray(list(map(index.__getitem__, tokens)))
+        for pos in itertools.compress(itertools.count(), map((-1).__eq__, ids)):
+            ids[pos] = index[tokens[pos]]
+        return np.asarray(ids)
 
     def _grow_rows(self, need: int) -> None:
         self.rows = _grown(self.rows, need)

@@ -264,6 +264,19 @@ def test_overlap_test_is_the_scan() -> None:
                 g = EntityMention("y", "LOC", s, e)
                 assert test(g) == any(_overlaps(g, o) for o in spans), (spans, g)
 
+def test_match_forms_in_one_call_are_each_tokens() -> None:
+    import random
+
+    from pipeline.lib.arabic import match_form
+    from pipeline.lib.ner import _match_forms
+
+    rng = random.Random(14)
+    alphabet = list("ابتةىأإآ") + ["\u064e", "\u0651", "\u0640", "\u200f", "Σ", "σ", "Α", "İ", "I", "'", "a", "\u0301"]
+    for _ in range(3000):
+        tokens = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 8))]
+        assert _match_forms(tokens) == [match_form(t) for t in tokens], tokens
+    assert _match_forms(["a\nb", "C"]) == ["a\nb", "c"]  # a token holding a line break: one by one
+
 if __name__ == "__main__" and "--record" in sys.argv:
     sys.path.insert(0, str(ROOT))
     _record()
