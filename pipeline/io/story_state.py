@@ -35,7 +35,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsList, TaggedOutput
 
 from pipeline.config import S3Settings
-from pipeline.io.storage import Storage, join
+from pipeline.io.storage import Storage, StorageError, join
 from pipeline.lib.stories import (
     RunIndex, StoryRecord, StoryRules, ingest_days, key_hash, lookup_keys, state_days,
 )
@@ -121,7 +121,7 @@ def iter_partition(
     wanted = pa.array(sorted(keys), type=pa.int64()) if keys is not None else None
     done: set[str] = set()
     seen: set[str] = set()
-    while True:
+    for _ in range(_LISTINGS):
         files = [info.uri for info in storage.list(join(prefix, "*.parquet")) if info.uri not in done]
         names = {uri: uri.rsplit("/", 1)[-1] for uri in files}
         for uri in files:
@@ -154,6 +154,10 @@ def iter_partition(
                        pc.list_parent_indices(column).to_numpy(zero_copy_only=False))
         if all(uri in done for uri in segments):
             return
+    raise StorageError(f"{prefix}: story state segments kept disappearing while being read; run again")
+
+
+_LISTINGS = 20  # listings of a partition while compactions remove what was listed, before giving up
 
 
 def _read_table(storage: Storage, uri: str) -> pa.Table | None:
