@@ -830,8 +830,6 @@ class _Scores:
         n_new = len(new)
         first_slot = len(self.keys)
         new_slots = list(range(first_slot, first_slot + n_new))
-        index.update(zip(new, new_slots))
-        self.keys.extend(a.w for a in analyses)
         pending: list[list[str]] = []  # 7 feature lists per new block
         new_blocks: list[int] = []
         columns: list[list[int]] = []
@@ -897,6 +895,8 @@ class _Scores:
             self.blocks[new_blocks] = sums
             self.n_blocks = need
         self.rows[new_slots] = self.blocks[np.asarray(columns).T].sum(axis=1) + word_rows
+        index.update(zip(new, new_slots))  # only now: the slots' rows are written
+        self.keys.extend(a.w for a in analyses)
         for pos in itertools.compress(itertools.count(), map((-1).__eq__, ids)):
             ids[pos] = index[tokens[pos]]
         return np.asarray(ids)
