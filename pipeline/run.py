@@ -315,9 +315,22 @@ def run_batch(
     run = _Run.start(inputs, output, cfg, beam_args, "incremental" if incremental else "batch")
     ledger = Ledger(run.storage, run.ctx.output, run.ctx.run_id) if incremental else None
     if ledger is not None:
-        claims = ledger.claim(run.files)
+        ledger.start_heartbeat()  # before claiming: a concurrent run must see this one alive
+        try:
+            claims = ledger.claim(run.files)
+        except BaseException:
+            ledger.stop_heartbeat()
+            raise
         run.skipped = {"already_committed": len(claims.done), "claimed_by_another_run": len(claims.busy)}
         run.files = claims.mine
+    try:
+        return _run_chunks(run, cfg, ledger)
+    finally:
+        if ledger is not None:
+            ledger.stop_heartbeat()
+
+
+def _run_chunks(run: _Run, cfg: Config, ledger: Ledger | None) -> RunSummary:
     counters: dict[str, int] = {}
     t_pipeline = time.monotonic()
     chunks = input_chunks(run.files, cfg)

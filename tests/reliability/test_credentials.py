@@ -84,14 +84,15 @@ def test_expired_key_reading_s3_inputs(shared_minio: MinioServer, store, tmp_pat
 
 
 def test_read_only_key_cannot_claim_in_the_ledger(shared_minio: MinioServer, store) -> None:
-    """The incremental ledger's first write (a claim) is refused: one line naming the ledger object,
-    no claim or article left behind, and the right key then processes every input."""
+    """The incremental ledger's first write (the run's heartbeat, before any claim) is refused: one
+    line naming the ledger object, no claim or article left behind, and the right key then processes
+    every input."""
     key, secret = store["users"]["reader"]
     output = f"s3://{store['bucket']}/inc-ro"
     args = ["run", "--incremental", "-i", str(ROOT / "seeds"), "-o", output, "-c", str(store["config"]), "--json"]
     run = newspipe(args, env=_as(shared_minio, key, secret))
     line = one_line_error(run)
-    assert f"{output}/_state/runs/inputs/" in line and "access denied (AccessDenied)" in line, line
+    assert f"{output}/_state/runs/live/" in line and "access denied (AccessDenied)" in line, line
     _no_secret(run, secret, shared_minio.password)
     assert shared_minio.object_names(store["bucket"], "inc-ro/") == []
 
