@@ -120,6 +120,7 @@ class Ledger:
     def claim(self, files: list[ObjectInfo]) -> Claims:
         mine, done, busy = [], [], []
         self._beats = {}
+        taken: dict[str, int] = {}  # stale claims taken over, per run that left them
         for info in files:
             uri = self._uri(info)
             if self.storage.create_exclusive(uri, self._record(info, "claimed")):
@@ -134,7 +135,7 @@ class Ledger:
             elif record.get("state") == "committed":
                 done.append(info)
             elif self._is_stale(record):
-                log.warning("taking over stale claim of %s by run %s", info.uri, record.get("run_id"))
+                taken[str(record.get("run_id"))] = taken.get(str(record.get("run_id")), 0) + 1
                 self.storage.delete(uri)
                 if self.storage.create_exclusive(uri, self._record(info, "claimed")):
                     mine.append(info)
@@ -142,6 +143,8 @@ class Ledger:
                     busy.append(info)
             else:
                 busy.append(info)
+        for run_id, n in sorted(taken.items()):
+            log.warning("took over %d input(s) claimed by run %s, which stopped without releasing them", n, run_id)
         return Claims(mine, done, busy)
 
     def _is_stale(self, record: dict) -> bool:
