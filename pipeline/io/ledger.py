@@ -60,7 +60,7 @@ class Ledger:
         return join(self.live, f"{run_id}.json")
 
     def beat(self) -> None:
-        """Say this run is alive (the heartbeat thread calls it; so does claim)."""
+        """Say this run is alive (start_heartbeat and its thread call it)."""
         self.storage.write_bytes(self._live_uri(self.run_id),
                                  json.dumps({"run_id": self.run_id, "at": _now().isoformat()}).encode("utf-8"))
 
