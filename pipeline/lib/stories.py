@@ -349,24 +349,17 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     if len(recs) < 2 or all(r.is_old for r in recs):
         return []
     recs.sort(key=lambda r: (r.article_id, r.is_old))
-    out: list[tuple[str, str]] = []
     kind = key[0]
     n = len(recs)
-    sigs = np.stack([np.frombuffer(r.signature, dtype=np.uint32) for r in recs])
-    old = np.array([r.is_old for r in recs])
-    dated = np.array([r.dated for r in recs])
-    day = np.array([r.day for r in recs], dtype=np.int64)
-    ingest = np.array([r.ingest_day for r in recs], dtype=np.int64)
-    when = np.array([r.published if r.published is not None else np.nan for r in recs])
-    n_ent = np.array([len(r.entities) for r in recs], dtype=np.int64)
+    arrays = _record_arrays(recs)
+    old, dated = np.array([r.is_old for r in recs]), arrays["dated"]
     ids = [r.article_id for r in recs]
-    entity_sets = [frozenset(r.entities) for r in recs] if kind != "b" else []
     # An entity or ingest key names a bucket, and every article is in its bucket and the next: two
     # articles of one bucket share two such groups. Each pair is decided in one of them only, the
     # later bucket of the two (which both always have).
     if kind != "b":
         width = rules.gap_days if kind == "e" else rules.window_days + 1
-        bucket = (day if kind == "e" else ingest) // width
+        bucket = (arrays["day"] if kind == "e" else arrays["ingest"]) // width
         group_bucket = int(key.rsplit(":", 1)[1])
     # Every pair to check has a "pivot", an article of this run, and is generated once, pivot x
     # partners, a block of pivots at a time. In an ingest group a pair needs an undated side: an
@@ -382,6 +375,7 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
     for piv, partners, symmetric in products:
         step = max(1, _MAX_PAIRS // max(1, len(partners)))
         blocks += [(piv[k:k + step], partners, symmetric) for k in range(0, len(piv), step)]
+    out: list[tuple[str, str]] = []
     for block, partners, symmetric in blocks:
         i = np.repeat(block, len(partners))
         j = np.tile(partners, len(block))
@@ -392,34 +386,12 @@ def edges_in_group(key: str, members: Iterable[StoryRecord], rules: StoryRules) 
             keep &= ~pivot[j] | (j > i)
         i, j = i[keep], j[keep]
         keep = ~(old[i] & old[j])
-        if kind == "e":
-            keep &= dated[i] & dated[j]
-        elif kind == "i":
-            keep &= ~(dated[i] & dated[j])
         if kind != "b":
             keep &= np.maximum(bucket[i], bucket[j]) == group_bucket
-        both_dated = dated[i] & dated[j]
-        keep &= np.where(both_dated, np.abs(day[i] - day[j]) <= rules.window_days,
-                         np.abs(ingest[i] - ingest[j]) <= rules.window_days)
         i, j = i[keep], j[keep]
-        if not len(i):
-            continue
-        similarity = np.count_nonzero(sigs[i] == sigs[j], axis=1) / float(rules.num_perm)
-        same = similarity >= rules.threshold
-        if kind != "b":
-            maybe = np.flatnonzero(~same & (similarity >= rules.related_threshold))
-            if len(maybe):
-                a, b = i[maybe], j[maybe]
-                shared = np.fromiter((len(entity_sets[x] & entity_sets[y]) for x, y in zip(a.tolist(), b.tolist())),
-                                     dtype=np.int64, count=len(maybe))
-                gap = np.abs(when[a] - when[b])
-                related = (
-                    (shared >= rules.min_shared_entities)
-                    & (shared >= rules.min_entity_overlap * np.minimum(n_ent[a], n_ent[b]))
-                    & ~(gap > rules.max_gap_seconds)  # NaN (an undated side) passes
-                )
-                same[maybe[related]] = True
-        out.extend((ids[a], ids[b]) for a, b in zip(i[same].tolist(), j[same].tolist()))
+        # the rule itself, as for a pair sharing a key of this kind only (_decide)
+        kinds = np.full(len(i), _KIND_BITS[kind], dtype=np.uint8)
+        out.extend((ids[a], ids[b]) for a, b in _decide(arrays, i, arrays, j, kinds, rules))
     return out
 
 
