@@ -93,6 +93,23 @@ class _DoFnInstance:
     side_specs: list[tuple[Any, dict[str, Any]]]
     tags: list[str | None]
     set_up: bool = False
+    sides: tuple[Any, list[SideInputMap]] | None = None  # (the partitions they were made of, the maps)
+
+    def side_maps(self, sides: list[list[list[WindowedValue]]]) -> list[SideInputMap]:
+        """The side inputs of a bundle, materialised once per instance while their partitions stay the same.
+
+        Corrects: a side input made anew for every partition (as Beam's DaskRunner would, were it to support
+        them) rebuilds the view, and whatever a DoFn derives from it (an index of the run's story records),
+        once per bundle instead of once per worker. dask hands every task on a worker the same partition
+        objects, so their identities (held here, so they stay valid) tell when a view can be reused.
+        Pinned by test_dask_runner.py::test_side_input_built_once_per_worker.
+        """
+        if self.sides is None or len(self.sides[0]) != len(sides) or any(
+                len(a) != len(b) or any(x is not y for x, y in zip(a, b)) for a, b in zip(self.sides[0], sides)):
+            maps = [SideInputMap(view, options, list(itertools.chain.from_iterable(parts)))
+                    for (view, options), parts in zip(self.side_specs, sides)]
+            self.sides = (sides, maps)
+        return self.sides[1]
 
 
 def _acquire(job: str, step: str, payload: bytes) -> _DoFnInstance:
@@ -131,6 +148,19 @@ def _end_job(job: str) -> int:
             except Exception:  # noqa: BLE001 - teardown is best effort, as in every Beam runner
                 log.warning("teardown of %s failed", type(inst.fn).__name__, exc_info=True)
     return len(instances)
+
+
+class _Part(list):
+    """The elements of one partition, as every task here returns them.
+
+    Corrects: Beam's DaskRunner keeps partitions as dask Bags of bare Python lists, and distributed
+    serialises a plain `list` element by element when a partition moves between workers (one header,
+    frame and `pickle.dumps` per WindowedValue, plus a module lookup each): on newspipe that was a third
+    of the workers' CPU. A list subclass is pickled in one call, its items in C.
+    Pinned by test_dask_runner.py::test_partitions_move_as_one_pickle.
+    """
+
+    __slots__ = ()
 
 
 class _ListReceiver(Receiver):
@@ -179,10 +209,9 @@ def _run_pardo(job: str, step: str, payload: bytes, elements: list[WindowedValue
     Pinned by test_dask_runner.py::test_multi_output_pardo_keeps_tags and ::test_finish_bundle_outputs_kept.
     """
     inst = _acquire(job, step, payload)
-    buffers: dict[str | None, list[WindowedValue]] = {tag: [] for tag in inst.tags}
+    buffers: dict[str | None, list[WindowedValue]] = {tag: _Part() for tag in inst.tags}
     receivers = _Receivers({tag: _ListReceiver(buf) for tag, buf in buffers.items()})
-    side_maps = [SideInputMap(view, options, list(itertools.chain.from_iterable(parts)))
-                 for (view, options), parts in zip(inst.side_specs, sides)]
+    side_maps = inst.side_maps(sides)
     previous = statesampler.get_current_tracker()
     container, scope = _bundle_metrics(step)
     try:
@@ -210,11 +239,11 @@ def _metrics(result: dict[str, Any]) -> Any:
 
 
 def _create(payload: bytes) -> list[WindowedValue]:
-    return [GlobalWindows.windowed_value(v) for v in pickler.loads(payload)]
+    return _Part(GlobalWindows.windowed_value(v) for v in pickler.loads(payload))
 
 
 def _impulse() -> list[WindowedValue]:
-    return [GlobalWindows.windowed_value(b"")]
+    return _Part([GlobalWindows.windowed_value(b"")])
 
 
 def _read_bundle(payload: bytes) -> list[WindowedValue]:
@@ -227,7 +256,7 @@ def _read_bundle(payload: bytes) -> list[WindowedValue]:
     """
     bundle = pickler.loads(payload)
     tracker = bundle.source.get_range_tracker(bundle.start_position, bundle.stop_position)
-    out = []
+    out = _Part()
     for value in bundle.source.read(tracker):
         if isinstance(value, WindowedValue):
             out.append(value)
@@ -251,7 +280,7 @@ def _split_by_key(payload: bytes, n: int, elements: list[WindowedValue]) -> tupl
     windows for `_GroupAlsoByWindow`. Pinned by test_dask_runner.py::test_group_by_key_across_workers.
     """
     coder = pickler.loads(payload)
-    buckets: tuple[list[Any], ...] = tuple([] for _ in range(n))
+    buckets: tuple[list[Any], ...] = tuple(_Part() for _ in range(n))
     for wv in elements:
         key, value = wv.value
         encoded = _key_bytes(coder, key)
@@ -269,7 +298,7 @@ def _merge_groups(*buckets: list[Any]) -> list[WindowedValue]:
                 groups[encoded] = (key, [value])
             else:
                 entry[1].append(value)
-    return [GlobalWindows.windowed_value((key, values)) for key, values in groups.values()]
+    return _Part(GlobalWindows.windowed_value((key, values)) for key, values in groups.values())
 
 
 def _split_round_robin(offset: int, n: int, elements: list[WindowedValue]) -> tuple[list[WindowedValue], ...]:
@@ -280,14 +309,14 @@ def _split_round_robin(offset: int, n: int, elements: list[WindowedValue]) -> tu
     one worker. Here Reshuffle redistributes its elements over the cluster's partitions.
     Pinned by test_dask_runner.py::test_reshuffle_spreads_work_over_workers.
     """
-    buckets: tuple[list[WindowedValue], ...] = tuple([] for _ in range(n))
+    buckets: tuple[list[WindowedValue], ...] = tuple(_Part() for _ in range(n))
     for i, wv in enumerate(elements):
         buckets[(offset + i) % n].append(wv)
     return buckets
 
 
 def _concat(*parts: list[WindowedValue]) -> list[WindowedValue]:
-    return [wv for part in parts for wv in part]
+    return _Part(wv for part in parts for wv in part)
 
 
 def _count(part: list[Any]) -> int:

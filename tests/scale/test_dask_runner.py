@@ -155,6 +155,55 @@ def test_side_inputs_and_combiners(dask_address: str) -> None:
     run(dask_address, build, "--dask_npartitions=4")
 
 
+class IndexOnce(beam.DoFn):
+    """Derives an index from its side input once per side-input object, as _StateEdgesFn does."""
+
+    def setup(self) -> None:
+        self._index = None
+
+    def process(self, x: int, names: list[str]):
+        if self._index is None or self._index[0] is not names:
+            Metrics.counter("test", "index_builds").inc()
+            self._index = (names, set(names))
+        yield x, f"name-{x % 20}" in self._index[1]
+
+
+def test_side_input_built_once_per_worker(dask_address: str) -> None:
+    """A side input was materialised anew for each of the 16 bundles, so an index a DoFn derives from it
+    was rebuilt per bundle; now once per worker (1 thread each)."""
+
+    def build(p: beam.Pipeline) -> None:
+        names = p | "Names" >> beam.Create([f"name-{i}" for i in range(20)])
+        found = (p | "Ids" >> beam.Create(range(160)) | beam.Reshuffle()
+                 | beam.ParDo(IndexOnce(), beam.pvalue.AsList(names)))
+        assert_that(found | beam.Map(lambda kv: kv[1]) | beam.Distinct(), equal_to([True]))
+
+    counters = run(dask_address, build, "--dask_npartitions=16")
+    assert 1 <= counters["index_builds"] <= 2, counters
+
+
+def test_partitions_move_as_one_pickle() -> None:
+    """distributed serialises a plain list item by item (a header, frames and a pickle each); every
+    partition the runner's tasks return is a `_Part`, which goes as one pickle."""
+    from apache_beam.coders import coders
+    from apache_beam.internal import pickler
+    from distributed.protocol.serialize import deserialize, serialize
+
+    from pipeline.runners import dask as runner
+
+    made = runner._create(pickler.dumps([(f"k{i % 7}", i) for i in range(500)]))
+    splits = runner._split_by_key(pickler.dumps(coders.StrUtf8Coder()), 3, made)
+    parts = [made, *splits, runner._merge_groups(*splits), runner._concat(*splits),
+             *runner._split_round_robin(0, 2, made), runner._impulse()]
+    for part in parts:
+        assert type(part) is runner._Part
+        header, frames = serialize(part)
+        assert not header.get("is-collection") and len(frames) <= 2, (header.keys(), len(frames))
+        assert deserialize(header, frames) == part
+    assert sorted(len(vs) for wv in parts[4] for _, vs in [wv.value]) == sorted(
+        len(range(k, 500, 7)) for k in range(7))
+
+
 class CountSetup(beam.DoFn):
     def __init__(self, marks: str) -> None:
         self.marks = marks
