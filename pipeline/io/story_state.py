@@ -38,7 +38,7 @@ from apache_beam.pvalue import AsList, TaggedOutput
 from pipeline.config import S3Settings
 from pipeline.io.storage import Storage, StorageError, join
 from pipeline.lib.stories import (
-    RunIndex, StoryRecord, StoryRules, ingest_days, key_hash, lookup_keys, state_days,
+    Forest, RunIndex, StoryRecord, StoryRules, ingest_days, key_hash, lookup_keys, state_days,
 )
 from pipeline.transforms.base import METRICS_NAMESPACE
 
@@ -304,6 +304,9 @@ class _StateEdgesFn(beam.DoFn):
             self._index = (records, RunIndex(records, self.rules))
         return self._index[1]
 
+    def start_bundle(self) -> None:
+        self._forest = Forest()  # only edges that join two components leave (see _EdgesFn)
+
     def process(self, item: tuple[str, np.ndarray], records: list[StoryRecord]) -> Iterator[Any]:
         partition, keys = item
         index = self._run_index(records)
@@ -315,8 +318,9 @@ class _StateEdgesFn(beam.DoFn):
             by_id = {r.article_id: r for r in rows}
             for a, b in index.edges(rows, row_keys, parents):
                 self._pairs.inc()
-                old = by_id[b]
-                yield a, b, ((b, old.story_id, old.sort_time, old.day),)
+                if self._forest.add(a, b):
+                    old = by_id[b]
+                    yield a, b, ((b, old.story_id, old.sort_time, old.day),)
 
 
 class ReadStoryState(beam.PTransform):

@@ -593,17 +593,21 @@ class Assignment:
     known: set[str]  # ids of this run that the state already holds (the same article again)
 
 
-def assign_stories(
-    edges: Iterable[tuple[str, str]], old: dict[str, tuple[str, float]],
-) -> Assignment:
-    """Union-find over the edges. `old`: state article id -> (story id as written, sort time).
+class Forest:
+    """Union-find over article ids; `add` says whether an edge joined two components.
 
-    A component without state articles gets the id of its smallest article (as in one batch). A
-    component that reaches stories of earlier runs takes the earliest of them (by its earliest
-    state member, then id); the others are recorded as merged into it: written ids never change."""
-    parent: dict[str, str] = {}
+    Only the connected components decide the stories (assign_stories), so a spanning forest of the
+    edges says as much as all of them. A stage that keeps only the edges `add` accepts sends at most
+    n - 1 edges for a story of n articles, where the pairs decided in its candidate groups are up to
+    n(n - 1)/2, each once per group the two share. An edge (id, id) marks an article the state
+    already holds; it is accepted once per id."""
 
-    def find(x: str) -> str:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.selfs: set[str] = set()
+
+    def find(self, x: str) -> str:
+        parent = self.parent
         parent.setdefault(x, x)
         root = x
         while parent[root] != root:
@@ -612,18 +616,35 @@ def assign_stories(
             parent[x], x = root, parent[x]
         return root
 
-    known: set[str] = set()
-    for a, b in edges:
+    def add(self, a: str, b: str) -> bool:
         if a == b:
-            known.add(a)
-            find(a)
-            continue
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            self.find(a)
+            if a in self.selfs:
+                return False
+            self.selfs.add(a)
+            return True
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)
+        return True
+
+
+def assign_stories(
+    edges: Iterable[tuple[str, str]], old: dict[str, tuple[str, float]],
+) -> Assignment:
+    """Union-find over the edges. `old`: state article id -> (story id as written, sort time).
+
+    A component without state articles gets the id of its smallest article (as in one batch). A
+    component that reaches stories of earlier runs takes the earliest of them (by its earliest
+    state member, then id); the others are recorded as merged into it: written ids never change."""
+    forest = Forest()
+    for a, b in edges:
+        forest.add(a, b)
+    known = forest.selfs
     components: dict[str, list[str]] = {}
-    for node in list(parent):
-        components.setdefault(find(node), []).append(node)
+    for node in list(forest.parent):
+        components.setdefault(forest.find(node), []).append(node)
     story_of: dict[str, str] = {}
     merges: dict[str, str] = {}
     for nodes in components.values():

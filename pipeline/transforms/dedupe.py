@@ -39,38 +39,31 @@ def mark_copies(item: tuple[str, Iterable[Article]]) -> Iterable[Article]:
     yield ordered[0]
 
 
-def mark_copies_across_runs(item: tuple[str, dict[str, list]], window_days: int = 7) -> Iterable[Article]:
-    """`mark_copies`, where earlier runs' articles with the same content hash (state records with
-    `canonical`) inside the story window come first: a new copy points at their canonical; the same
-    article again keeps what it was written with."""
+def copy_links(item: tuple[str, dict[str, list]], window_days: int = 7) -> Iterable[tuple[str, str]]:
+    """(content hash, {"record": this run's StoryRecords, "old": earlier runs' state records}) →
+    (article id, duplicate_of) for each copy: the rule of `mark_copies`, where earlier runs' articles
+    with the same content hash inside the story window come first. A new copy points at their
+    canonical; the same article again keeps what it was written with. Only ids travel, not articles."""
     from pipeline.lib.stories import StoryRules, admissible
 
     _, joined = item
-    rules = StoryRules(window_days=window_days)
     records = {r.article_id: r for r in joined["record"]}
-    new = joined["new"]
-    if not new:
+    if not records:
         return
+    rules = StoryRules(window_days=window_days)
     earlier = {
         r.article_id: r.canonical for r in joined["old"]
-        if r.article_id in records or any(admissible(records[a.id], r, rules) for a in new if a.id in records)
+        if r.article_id in records or any(admissible(rec, r, rules) for rec in records.values())
     }
-    if not earlier:
-        yield from mark_copies((_, new))
-        return
-    canonical = min(earlier.values())
-    for art in new:
-        target = earlier.get(art.id, canonical)
-        if target == art.id:
-            yield art
+    canonical = min(earlier.values()) if earlier else min(records)
+    for article_id in sorted(records):
+        target = earlier.get(article_id, canonical)
+        if target == article_id:
             continue
-        out = Article()
-        out.CopyFrom(art)
-        out.duplicate_of = target
         Metrics.counter(METRICS_NAMESPACE, "dedupe.exact_duplicates").inc()
-        if art.id not in earlier:
+        if earlier and article_id not in earlier:
             Metrics.counter(METRICS_NAMESPACE, "dedupe.copies_of_earlier_runs").inc()
-        yield out
+        yield article_id, target
 
 
 class KeepOnePerId(beam.PTransform):
@@ -83,23 +76,22 @@ class KeepOnePerId(beam.PTransform):
         )
 
 
-class MarkCopies(beam.PTransform):
-    """(articles, their StoryRecords, earlier runs' StoryRecords) → articles with duplicate_of, grouped
-    by content hash."""
+class CopyLinks(beam.PTransform):
+    """(this run's StoryRecords, earlier runs' StoryRecords) → (article id, duplicate_of) of each copy,
+    grouped by content hash (copy_links). The articles stay where they are: SetStoryIds applies it."""
 
     def __init__(self, window_days: int = 7) -> None:
         super().__init__()
         self.window_days = window_days
 
     def expand(self, inputs):  # type: ignore[no-untyped-def]
-        articles, records, old = inputs
+        records, old = inputs
         return (
-            {"new": articles | "KeyByContent" >> beam.Map(lambda a: (a.content_hash, a)),
-             "record": records | "KeyRecordsByContent" >> beam.Map(lambda r: (r.content_hash, r)),
+            {"record": records | "KeyRecordsByContent" >> beam.Map(lambda r: (r.content_hash, r)),
              "old": old | "KeyStateByContent" >> beam.FlatMap(
                  lambda r: [(r.content_hash, r)] if r.content_hash else [])}
             | "GroupByContent" >> beam.CoGroupByKey()
-            | "MarkExactDuplicates" >> beam.FlatMap(mark_copies_across_runs, self.window_days)
+            | "CopyLinks" >> beam.FlatMap(copy_links, self.window_days)
         )
 
 

@@ -22,13 +22,13 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict, TaggedOutput
 
 from pipeline.lib.stories import (
-    StoryClusterer, StoryRecord, StoryRules, assign_stories, edges_in_group, group_keys, make_record,
+    Forest, StoryClusterer, StoryRecord, StoryRules, assign_stories, edges_in_group, group_keys, make_record,
 )
 from pipeline.protos.article_pb2 import Article
 from pipeline.transforms.base import METRICS_NAMESPACE
-from pipeline.transforms.dedupe import KeepOnePerId, MarkCopies
+from pipeline.transforms.dedupe import CopyLinks, KeepOnePerId
 
-STATE, MERGE, FRESH = "state", "merge", "fresh"
+MERGE, FRESH = "merge", "fresh"
 
 
 def story_text(a: Article) -> str:
@@ -58,12 +58,6 @@ def with_story(a: Article, story_id: str) -> Article:
     return out
 
 
-def state_row(record: StoryRecord, a: Article) -> StoryRecord:
-    from dataclasses import replace
-
-    return replace(record, story_id=a.story_id, canonical=a.duplicate_of or a.id)
-
-
 class _RecordFn(beam.DoFn):
     def __init__(self, ingested_at: datetime) -> None:
         self.ingested_at = ingested_at
@@ -76,11 +70,16 @@ class _RecordFn(beam.DoFn):
 
 
 class _EdgesFn(beam.DoFn):
-    """One candidate group of this run's articles → its same-story edges."""
+    """One candidate group of this run's articles → its same-story edges, those of a spanning forest
+    of the bundle's edges only (lib/stories.Forest): two articles of a story share many groups, and
+    every pair of a big story is the same story."""
 
     def __init__(self, rules: StoryRules) -> None:
         self.rules = rules
         self._groups = Metrics.counter(METRICS_NAMESPACE, "stories.candidate_groups")
+
+    def start_bundle(self) -> None:
+        self._forest = Forest()
 
     def process(
         self, group: tuple[str, Iterable[str]], records: dict[str, StoryRecord]
@@ -88,7 +87,8 @@ class _EdgesFn(beam.DoFn):
         key, refs = group
         self._groups.inc()
         for a, b in edges_in_group(key, [records[ref] for ref in set(refs)], self.rules):
-            yield a, b, ()
+            if self._forest.add(a, b):  # how many pass depends on the bundles: not a metric
+                yield a, b, ()
 
 
 def _assign(group: tuple[None, Iterable[tuple]]) -> Iterator[Any]:
@@ -109,16 +109,25 @@ def _assign(group: tuple[None, Iterable[tuple]]) -> Iterator[Any]:
             yield TaggedOutput(MERGE, (day, story, target))
 
 
-def _finish(item: tuple[str, dict[str, list]], stories: dict[str, tuple[str, bool]]) -> Iterator[Any]:
-    article_id, joined = item
-    story, known = stories.get(article_id, (None, False))
-    for a in joined["article"]:
-        out = with_story(a, story or _own_story(article_id))
-        yield out
-        if not known:  # an article the state already holds is in the state and the stories table
-            yield TaggedOutput(FRESH, out)
-            for record in joined["record"][:1]:
-                yield TaggedOutput(STATE, state_row(record, out))
+def _finish(a: Article, stories: dict[str, tuple[str, bool]], copies: dict[str, str]) -> Iterator[Any]:
+    """An article with its story id and duplicate_of (side inputs: only ids were shuffled); a
+    slim copy (`story_member`) for the stories table unless the state already held it."""
+    story, known = stories.get(a.id, (None, False))
+    out = with_story(a, story or _own_story(a.id))
+    out.duplicate_of = copies.get(a.id, a.duplicate_of)
+    yield out
+    if not known:
+        yield TaggedOutput(FRESH, story_member(out))
+
+
+def _state_row(record: StoryRecord, stories: dict[str, tuple[str, bool]], copies: dict[str, str]) -> Iterator[Any]:
+    """The state row of an article of this run, unless the state already holds it."""
+    from dataclasses import replace
+
+    story, known = stories.get(record.article_id, (None, False))
+    if not known:
+        yield replace(record, story_id=story or _own_story(record.article_id),
+                      canonical=copies.get(record.article_id) or record.article_id)
 
 
 def _own_story(article_id: str) -> str:
@@ -166,27 +175,35 @@ class AssignStories(beam.PTransform):
             edges = (edges, state_edges) | "RunAndStateEdges" >> beam.Flatten()
         else:
             old = p | "NoStoryState" >> beam.Create([]).with_output_types(StoryRecord)
-        marked = (unique, records, old) | "MarkCopies" >> MarkCopies(self.rules.window_days)
+        copies = AsDict((records, old) | "CopyLinks" >> CopyLinks(self.rules.window_days))
         assigned = (
             edges
             | "KeyEdges" >> beam.Map(lambda edge: (None, edge))
             | "GatherEdges" >> beam.GroupByKey()
             | "UnionFind" >> beam.FlatMap(_assign).with_outputs(MERGE, main="stories")
         )
-        joined = (
-            {"article": marked | "KeyArticlesById" >> beam.Map(lambda a: (a.id, a)),
-             "record": records | "KeyRecordsById" >> beam.Map(lambda r: (r.article_id, r))}
-            | "JoinStories" >> beam.CoGroupByKey()
-            | "SetStoryIds" >> beam.FlatMap(_finish, AsDict(assigned.stories)).with_outputs(STATE, FRESH, main="articles")
-        )
+        stories = AsDict(assigned.stories)
+        joined = unique | "SetStoryIds" >> beam.FlatMap(_finish, stories, copies).with_outputs(FRESH, main="articles")
         from pipeline.io.story_state import day_partition
 
         merges = assigned[MERGE] | "MergePartitions" >> beam.Map(lambda m: (day_partition(m[0]), (m[1], m[2])))
         if self.state is not None:
-            _ = (joined[STATE], merges) | "WriteStoryState" >> self.state.write()
+            rows = records | "StateRows" >> beam.FlatMap(_state_row, stories, copies)
+            _ = (rows, merges) | "WriteStoryState" >> self.state.write()
         if self.stories_sink is not None:
             _ = (joined[FRESH], assigned[MERGE]) | "WriteStories" >> self.stories_sink
         return joined.articles
+
+
+def story_member(a: Article) -> Article:
+    """The fields of an article that `story_rows` reads: what the stories table shuffles, not the body."""
+    out = Article(id=a.id, story_id=a.story_id, title=a.title, outlet=a.outlet, language=a.language)
+    for name in ("published_at", "ingested_at"):
+        if a.HasField(name):
+            getattr(out, name).CopyFrom(getattr(a, name))
+    for e in a.entities:
+        out.entities.add(surface=e.surface, canonical=e.canonical, wikidata_id=e.wikidata_id)
+    return out
 
 
 def story_rows(story_id: str, articles: Iterable[Article], updated_at: datetime, top: int = 5) -> dict[str, Any]:

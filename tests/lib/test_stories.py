@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from pipeline.lib.stories import (
-    StoryClusterer, StoryRules, assign_stories, cluster_stories, content_stems, keyed_cluster, make_record,
-    same_story, story_id_for,
+    Forest, StoryClusterer, StoryRules, assign_stories, cluster_stories, content_stems, keyed_cluster,
+    make_record, same_story, story_id_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,6 +151,33 @@ def test_a_later_article_joins_and_merges_earlier_stories_without_changing_their
     assert again.story_of == {"o2": "story-late"} and again.known == {"o2"} and not again.merges
     # Union-find alone: a new component without state members is named by its smallest id.
     assert assign_stories([("b", "c"), ("c", "a")], {}).story_of == {x: story_id_for("a") for x in "abc"}
+
+
+def test_spanning_forest_edges_give_the_same_assignment_as_all_edges() -> None:
+    """The story stages send only the edges Forest.add accepts (per bundle); union-find over those
+    is union-find over all: same stories, merges and known ids, from at most n - 1 edges per story."""
+    rng = random.Random(7)
+    ids = [f"a{i:03d}" for i in range(120)]
+    old = {f"a{i:03d}": (f"story-{i % 9}", float(i)) for i in range(0, 120, 11)}
+    for trial in range(30):
+        # dense stories (every pair an edge, each pair repeated as if from several candidate groups),
+        # self-edges of articles the state holds, and random bridges between stories
+        groups = [ids[i:i + rng.randint(2, 15)] for i in range(0, 120, 15)]
+        edges = [(a, b) for g in groups for a, b in itertools.combinations(g, 2) for _ in range(rng.randint(1, 3))]
+        edges += [(x, x) for x in rng.sample(sorted(old), 4)] * 2
+        edges += [tuple(rng.sample(ids, 2)) for _ in range(trial % 5)]
+        rng.shuffle(edges)
+        bundles = [edges[i::3] for i in range(3)]  # three bundles, a forest each
+        kept = []
+        for bundle in bundles:
+            forest = Forest()
+            kept += [e for e in bundle if forest.add(*e)]
+        assert assign_stories(kept, old) == assign_stories(edges, old)
+        nodes = {x for e in edges for x in e}
+        assert len(kept) <= 3 * (len(nodes) + 4), (len(kept), len(edges))
+    forest = Forest()
+    assert [forest.add(*e) for e in [("a", "b"), ("b", "a"), ("b", "c"), ("a", "c"), ("c", "c"), ("c", "c")]] == [
+        True, False, True, False, True, False]
 
 
 @pytest.mark.skipif(
