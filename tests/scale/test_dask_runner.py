@@ -184,24 +184,43 @@ def test_side_input_built_once_per_worker(dask_address: str) -> None:
 
 def test_partitions_move_as_one_pickle() -> None:
     """distributed serialises a plain list item by item (a header, frames and a pickle each); every
-    partition the runner's tasks return is a `_Part`, which goes as one pickle."""
+    partition the runner's tasks return is a `_Part`, which goes as one pickle and comes back equal:
+    values, timestamps, windows and panes."""
     from apache_beam.coders import coders
     from apache_beam.internal import pickler
+    from apache_beam.utils.timestamp import Timestamp
+    from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming, WindowedValue
     from distributed.protocol.serialize import deserialize, serialize
 
     from pipeline.runners import dask as runner
 
+    def moved(part: Any) -> Any:
+        header, frames = serialize(part)
+        assert not header.get("is-collection") and len(frames) <= 2, (header.keys(), len(frames))
+        return deserialize(header, frames)
+
     made = runner._create(pickler.dumps([(f"k{i % 7}", i) for i in range(500)]))
-    splits = runner._split_by_key(pickler.dumps(coders.StrUtf8Coder()), 3, made)
-    parts = [made, *splits, runner._merge_groups(*splits), runner._concat(*splits),
+    reified = runner._Part(WindowedValue((k, (v, Timestamp(micros=v), [window.IntervalWindow(v // 100, v // 100 + 1)],
+                                               PaneInfo(True, True, PaneInfoTiming.ON_TIME, 0, 0))), 0, [window.GlobalWindow()])
+                           for k, v in (wv.value for wv in made))
+    splits = runner._split_by_key(pickler.dumps(coders.StrUtf8Coder()), 3, reified)
+    windowed = runner._Part(WindowedValue(i, Timestamp(micros=i * 10), [window.IntervalWindow(i // 50, i // 50 + 1)])
+                            for i in range(300))
+    parts = [made, windowed, runner._merge_groups(*splits), runner._concat(*runner._split_round_robin(1, 3, windowed)),
              *runner._split_round_robin(0, 2, made), runner._impulse()]
     for part in parts:
         assert type(part) is runner._Part
-        header, frames = serialize(part)
-        assert not header.get("is-collection") and len(frames) <= 2, (header.keys(), len(frames))
-        assert deserialize(header, frames) == part
-    assert sorted(len(vs) for wv in parts[4] for _, vs in [wv.value]) == sorted(
-        len(range(k, 500, 7)) for k in range(7))
+        back = moved(part)
+        assert type(back) is runner._Part and back == part
+        assert [(wv.timestamp, wv.windows, wv.pane_info) for wv in back] == [
+            (wv.timestamp, wv.windows, wv.pane_info) for wv in part]
+    for bucket in splits:
+        assert type(bucket) is runner._Part and len(bucket) > 0
+        back = moved(bucket)
+        assert type(back) is runner._Part and back == bucket
+    merged = runner._merge_groups(*[moved(b) for b in splits])
+    assert sorted((k, sorted(v[0] for v in vs)) for k, vs in (wv.value for wv in merged)) == [
+        (f"k{k}", list(range(k, 500, 7))) for k in range(7)]
 
 
 class CountSetup(beam.DoFn):
